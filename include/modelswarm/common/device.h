@@ -1,0 +1,22 @@
+// Device and dtype are chosen once, at run time, from strings given by the user.
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <string>
+
+namespace modelswarm {
+
+/// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+c10::Device parse_device(const std::string& name);
+
+/// "auto" (bfloat16 on CUDA, float32 on CPU), "float32", "bfloat16" or "float16".
+c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
+
+std::string dtype_name(c10::ScalarType dtype);
+
+/// Sets libtorch's intra-op threads from the machine's cores (once per process).
+void configure_threads();
+
+}  // namespace modelswarm

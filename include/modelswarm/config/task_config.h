@@ -1,0 +1,36 @@
+// The task config of `modelswarm search` / `modelswarm eval` (schema: configs/README.md).
+// Relative paths are resolved against the config file's directory.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "modelswarm/swarm/options.h"
+
+namespace modelswarm {
+
+enum class SearchSpace { kParameters, kCoefficients };
+
+struct TaskConfig {
+  std::filesystem::path source;                 // the config file
+  std::filesystem::path base_model;             // Hugging Face model directory
+  std::vector<std::filesystem::path> experts;   // PEFT adapter directories
+  std::string device = "auto";
+  std::string dtype = "auto";
+  nlohmann::json utility;                       // validated by the utility registry
+  swarm::Options search;
+  SearchSpace space = SearchSpace::kParameters;
+  int64_t top_k = 3;                            // personal bests written to top_k/
+  std::filesystem::path output_dir;
+  int64_t max_batch_tokens = 8192;              // tokens per forward pass (all particles' rows)
+  nlohmann::json raw;                           // the file as read, for the report
+
+  /// Reads and validates; throws ConfigError naming the file and key path.
+  static TaskConfig load(const std::filesystem::path& path);
+  static TaskConfig parse(const nlohmann::json& json, const std::filesystem::path& source);
+};
+
+}  // namespace modelswarm

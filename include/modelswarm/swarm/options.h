@@ -1,0 +1,40 @@
+// Hyper-parameters of Model Swarms (particle swarm optimisation over expert weights).
+// Defaults are the reference code's; ../shared/docs/model-swarms.md gives their meaning.
+// The optimiser maximises utility.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace modelswarm::swarm {
+
+enum class InitialVelocity { kRandom, kZero, kBest };
+
+struct Options {
+  int64_t swarm_size = 20;            // N: experts are filled up to N by crossover
+  int64_t max_iterations = 200;       // K
+  double inertia = 0.4;               // φ_v
+  double cognitive = 0.3;             // φ_p: pull toward the personal best
+  double social = 0.3;                // φ_g: pull toward the global best
+  double repel = 0.3;                 // φ_w: push away from the global worst
+  double step_length = 1.0;           // λ at the start
+  double step_decay = 0.95;           // φ_λ: λ ← max(λ·φ_λ, λ_min) after each iteration
+  double min_step_length = 0.1;       // λ_min
+  int64_t patience = 10;              // stop when g has not improved for this many iterations
+  int64_t restart_patience = 5;       // c_r: restart a particle whose p_i is stale this long
+  bool weight_randomness = true;      // draw r_v, r_p, r_g, r_w ~ U(0,1); false sets them to 1
+  double crossover_min = 0.0;         // crossover weight w ~ U(crossover_min, crossover_max)
+  double crossover_max = 2.0;
+  InitialVelocity initial_velocity = InitialVelocity::kRandom;
+  double drop_iteration_probability = 0.0;  // dropK: skip a whole iteration's evaluations
+  double drop_particle_probability = 0.0;   // dropN: skip one particle's evaluation
+  uint64_t seed = 42;
+
+  /// Throws ConfigError naming the field and the offending value.
+  void validate() const;
+};
+
+InitialVelocity parse_initial_velocity(const std::string& name);
+std::string to_string(InitialVelocity mode);
+
+}  // namespace modelswarm::swarm

@@ -1,0 +1,16 @@
+// Each subcommand lives in its own file and registers itself on the top-level CLI11 app,
+// returning the function that runs it once the command line has been parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace modelswarm::cli {
+
+using CommandRunner = std::function<int()>;
+
+CommandRunner add_inspect_command(CLI::App& app);
+CommandRunner add_search_command(CLI::App& app);
+
+}  // namespace modelswarm::cli

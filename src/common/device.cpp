@@ -1,0 +1,54 @@
+#include "modelswarm/common/device.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+
+#include <thread>
+
+#include "modelswarm/common/error.h"
+
+namespace modelswarm {
+
+c10::Device parse_device(const std::string& name) {
+  const bool cuda_available = at::hasCUDA();
+  if (name == "auto") return cuda_available ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!cuda_available)
+      throw ConfigError(cat("device '", name, "' requested but no CUDA device is available"));
+    try {
+      return c10::Device(name);
+    } catch (const std::exception&) {
+      throw ConfigError(cat("device '", name, "' is not a valid device (expected cuda or cuda:N)"));
+    }
+  }
+  throw ConfigError(cat("device '", name, "' is not one of auto, cpu, cuda, cuda:N"));
+}
+
+c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {
+  if (name == "auto") return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
+  if (name == "float32" || name == "fp32") return c10::kFloat;
+  if (name == "bfloat16" || name == "bf16") return c10::kBFloat16;
+  if (name == "float16" || name == "fp16") return c10::kHalf;
+  throw ConfigError(cat("dtype '", name, "' is not one of auto, float32, bfloat16, float16"));
+}
+
+std::string dtype_name(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kFloat: return "float32";
+    case c10::kBFloat16: return "bfloat16";
+    case c10::kHalf: return "float16";
+    default: return c10::toString(dtype);
+  }
+}
+
+void configure_threads() {
+  static const bool done = [] {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    at::set_num_threads(static_cast<int>(cores));
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace modelswarm

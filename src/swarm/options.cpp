@@ -1,0 +1,51 @@
+#include "modelswarm/swarm/options.h"
+
+#include "modelswarm/common/error.h"
+
+namespace modelswarm::swarm {
+
+namespace {
+void require(bool ok, const char* field, const std::string& rule, double value) {
+  if (!ok) throw ConfigError(cat("search.", field, ": ", rule, ", got ", value));
+}
+}  // namespace
+
+void Options::validate() const {
+  require(swarm_size >= 2, "swarm_size", "must be at least 2", static_cast<double>(swarm_size));
+  require(max_iterations >= 0, "max_iterations", "must not be negative", static_cast<double>(max_iterations));
+  require(inertia >= 0, "inertia", "must not be negative", inertia);
+  require(cognitive >= 0, "cognitive", "must not be negative", cognitive);
+  require(social >= 0, "social", "must not be negative", social);
+  require(repel >= 0, "repel", "must not be negative", repel);
+  require(inertia + cognitive + social + repel > 0, "inertia",
+          "inertia + cognitive + social + repel must be positive", inertia + cognitive + social + repel);
+  require(step_length > 0, "step_length", "must be positive", step_length);
+  require(step_decay > 0 && step_decay <= 1, "step_decay", "must be in (0, 1]", step_decay);
+  require(min_step_length >= 0, "min_step_length", "must not be negative", min_step_length);
+  require(patience >= 1, "patience", "must be at least 1", static_cast<double>(patience));
+  require(restart_patience >= 1, "restart_patience", "must be at least 1", static_cast<double>(restart_patience));
+  require(crossover_max >= crossover_min, "crossover_weight_range",
+          "the upper bound must not be below the lower bound", crossover_max);
+  require(drop_iteration_probability >= 0 && drop_iteration_probability < 1,
+          "drop_iteration_probability", "must be in [0, 1)", drop_iteration_probability);
+  require(drop_particle_probability >= 0 && drop_particle_probability < 1,
+          "drop_particle_probability", "must be in [0, 1)", drop_particle_probability);
+}
+
+InitialVelocity parse_initial_velocity(const std::string& name) {
+  if (name == "random") return InitialVelocity::kRandom;
+  if (name == "zero") return InitialVelocity::kZero;
+  if (name == "best") return InitialVelocity::kBest;
+  throw ConfigError(cat("search.initial_velocity: must be random, zero or best, got \"", name, "\""));
+}
+
+std::string to_string(InitialVelocity mode) {
+  switch (mode) {
+    case InitialVelocity::kRandom: return "random";
+    case InitialVelocity::kZero: return "zero";
+    case InitialVelocity::kBest: return "best";
+  }
+  return "?";
+}
+
+}  // namespace modelswarm::swarm
