@@ -6,10 +6,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace modelswarm::tokenizer { class Tokenizer; }
+namespace modelswarm::lora { class PoolLayout; }
 
 namespace modelswarm::model {
 
@@ -49,5 +52,16 @@ class Evaluator {
   /// Tokens processed by forward passes so far (for reports and throughput figures).
   virtual int64_t tokens_processed() const = 0;
 };
+
+struct EngineOptions {
+  std::string device = "auto";     // see common/device.h
+  std::string dtype = "auto";
+  int64_t max_batch_tokens = 8192; // tokens (all rows, padding included) per forward pass
+};
+
+/// The engine for a Hugging Face model directory (weights + tokenizer). `layout` describes the
+/// particle tensors later passed in (null: base model only); it must outlive the evaluator.
+std::unique_ptr<Evaluator> load_evaluator(const std::filesystem::path& model_dir,
+                                          const lora::PoolLayout* layout, const EngineOptions& options);
 
 }  // namespace modelswarm::model
