@@ -19,8 +19,10 @@ struct AdapterConfig {
   double lora_alpha = 8;
   bool use_rslora = false;
   bool fan_in_fan_out = false;
-  std::map<std::string, int64_t> rank_pattern;   // in file order of the JSON object keys
-  std::map<std::string, double> alpha_pattern;
+  std::map<std::string, int64_t> rank_pattern;   // regex key -> rank
+  std::map<std::string, double> alpha_pattern;   // regex key -> alpha
+  std::vector<std::string> rank_pattern_order;   // keys in file order: the first match wins
+  std::vector<std::string> alpha_pattern_order;
   nlohmann::json target_modules;                 // list, regex string or "all-linear"
   std::string base_model_name_or_path;
   std::string task_type = "CAUSAL_LM";
@@ -52,7 +54,7 @@ struct Adapter {
 Adapter read_adapter(const std::filesystem::path& directory);
 
 /// Parses adapter_config.json contents (exposed for tests and fuzzing); `source` names the file.
-AdapterConfig parse_adapter_config(const nlohmann::json& json, const std::string& source);
+AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std::string& source);
 
 /// Writes a PEFT adapter directory atomically, which Hugging Face PEFT loads as is. Each module
 /// keeps its own rank and scaling (alpha = s·r, through rank_pattern / alpha_pattern where a

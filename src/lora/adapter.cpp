@@ -1,0 +1,250 @@
+#include "modelswarm/lora/adapter.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "modelswarm/common/atomic_file.h"
+#include "modelswarm/common/error.h"
+#include "modelswarm/common/regex.h"
+#include "modelswarm/formats/safetensors.h"
+
+namespace modelswarm::lora {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kConfigFile = "adapter_config.json";
+constexpr const char* kWeightsFile = "adapter_model.safetensors";
+constexpr const char* kPeftPrefix = "base_model.model.";
+
+// PEFT's get_pattern_key: the first key K with re.match(rf"(.*\.)?({K})$", module).
+template <typename Map>
+const typename Map::mapped_type* match_pattern(const Map& patterns, const std::vector<std::string>& order,
+                                               const std::string& module) {
+  for (const auto& key : order) {
+    Regex re("(.*\\.)?(" + key + ")$", "adapter_config.json pattern key");
+    if (re.full_match(module)) return &patterns.at(key);
+  }
+  return nullptr;
+}
+
+[[noreturn]] void refuse(const fs::path& dir, const std::string& what) {
+  throw Error(cat(dir.string(), ": ", what, "; the swarm search cannot combine it (only plain LoRA A/B weights)"));
+}
+
+int64_t layer_index(const std::string& name) {
+  // "model.layers.12.mlp.up_proj" -> 12; names without a layer index sort first.
+  static const std::string marker = ".layers.";
+  auto pos = name.find(marker);
+  if (pos == std::string::npos) return -1;
+  pos += marker.size();
+  int64_t value = 0;
+  bool any = false;
+  while (pos < name.size() && std::isdigit(static_cast<unsigned char>(name[pos]))) {
+    value = value * 10 + (name[pos++] - '0');
+    any = true;
+  }
+  return any ? value : -1;
+}
+
+}  // namespace
+
+bool module_order(const std::string& a, const std::string& b) {
+  const int64_t la = layer_index(a), lb = layer_index(b);
+  return la != lb ? la < lb : a < b;
+}
+
+int64_t AdapterConfig::rank_for(const std::string& module) const {
+  const int64_t* r_m = match_pattern(rank_pattern, rank_pattern_order, module);
+  return r_m ? *r_m : r;
+}
+
+double AdapterConfig::alpha_for(const std::string& module) const {
+  const double* a = match_pattern(alpha_pattern, alpha_pattern_order, module);
+  return a ? *a : lora_alpha;
+}
+
+double AdapterConfig::scaling_for(const std::string& module) const {
+  const double rank = static_cast<double>(rank_for(module));
+  return alpha_for(module) / (use_rslora ? std::sqrt(rank) : rank);
+}
+
+const Module* Adapter::find(const std::string& name) const {
+  for (const auto& m : modules)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std::string& source) {
+  auto fail = [&](const std::string& key, const std::string& problem) -> void {
+    throw Error(cat(source, ": ", key, ": ", problem));
+  };
+  if (!json.is_object()) throw Error(cat(source, ": expected a JSON object"));
+  AdapterConfig c;
+  const std::string peft_type = json.value("peft_type", std::string("LORA"));
+  if (peft_type != "LORA") fail("peft_type", cat("only LORA adapters are supported, got ", peft_type));
+  auto get_number = [&](const char* key, double fallback) {
+    if (!json.contains(key) || json[key].is_null()) return fallback;
+    if (!json[key].is_number()) fail(key, cat("expected a number, got ", json[key].dump()));
+    return json[key].get<double>();
+  };
+  auto get_bool = [&](const char* key) {
+    if (!json.contains(key) || json[key].is_null()) return false;
+    if (!json[key].is_boolean()) fail(key, cat("expected true or false, got ", json[key].dump()));
+    return json[key].get<bool>();
+  };
+  const double r = get_number("r", 8);
+  if (r < 1 || r != std::floor(r)) fail("r", cat("must be a positive integer, got ", json["r"].dump()));
+  c.r = static_cast<int64_t>(r);
+  c.lora_alpha = get_number("lora_alpha", 8);
+  c.use_rslora = get_bool("use_rslora");
+  c.fan_in_fan_out = get_bool("fan_in_fan_out");
+  if (get_bool("use_dora")) fail("use_dora", "DoRA adapters (magnitude vectors) are not supported by the swarm search");
+  if (json.contains("bias") && json["bias"].is_string() && json["bias"].get<std::string>() != "none")
+    fail("bias", cat("LoRA biases (\"", json["bias"].get<std::string>(), "\") are not supported by the swarm search"));
+  if (json.contains("modules_to_save") && !json["modules_to_save"].is_null() &&
+      !(json["modules_to_save"].is_array() && json["modules_to_save"].empty()))
+    fail("modules_to_save", "fully fine-tuned modules are not supported by the swarm search");
+  for (const char* pattern_key : {"rank_pattern", "alpha_pattern"}) {
+    if (!json.contains(pattern_key) || json[pattern_key].is_null()) continue;
+    const auto& obj = json[pattern_key];
+    if (!obj.is_object()) fail(pattern_key, "expected an object of regex -> number");
+    for (const auto& item : obj.items()) {
+      if (!item.value().is_number()) fail(cat(pattern_key, ".", item.key()), "expected a number");
+      Regex check("(.*\\.)?(" + item.key() + ")$", cat(source, ": ", pattern_key));
+      if (std::string(pattern_key) == "rank_pattern") {
+        const double v = item.value().get<double>();
+        if (v < 1 || v != std::floor(v)) fail(cat(pattern_key, ".", item.key()), "rank must be a positive integer");
+        c.rank_pattern[item.key()] = static_cast<int64_t>(v);
+        c.rank_pattern_order.push_back(item.key());
+      } else {
+        c.alpha_pattern[item.key()] = item.value().get<double>();
+        c.alpha_pattern_order.push_back(item.key());
+      }
+    }
+  }
+  if (json.contains("target_modules")) c.target_modules = nlohmann::json::parse(json["target_modules"].dump());
+  if (json.contains("base_model_name_or_path") && json["base_model_name_or_path"].is_string())
+    c.base_model_name_or_path = json["base_model_name_or_path"].get<std::string>();
+  if (json.contains("task_type") && json["task_type"].is_string()) c.task_type = json["task_type"].get<std::string>();
+  return c;
+}
+
+Adapter read_adapter(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(cat(dir.string(), ": not an adapter directory"));
+  const fs::path config_path = dir / kConfigFile;
+  if (!fs::exists(config_path)) throw Error(cat(dir.string(), ": no ", kConfigFile, " (not a PEFT adapter directory)"));
+  const fs::path weights_path = dir / kWeightsFile;
+  if (!fs::exists(weights_path)) {
+    if (fs::exists(dir / "adapter_model.bin"))
+      throw Error(cat(dir.string(), ": only adapter_model.bin (a pickle file) was found; modelswarm never loads pickle "
+                                    "files: re-save the adapter with safe_serialization=True"));
+    throw Error(cat(dir.string(), ": no ", kWeightsFile));
+  }
+
+  // ordered_json keeps rank_pattern / alpha_pattern keys in file order ("first match wins").
+  nlohmann::ordered_json config_json;
+  try {
+    config_json = nlohmann::ordered_json::parse(read_file(config_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(config_path.string(), ": invalid JSON: ", e.what()));
+  }
+  Adapter adapter;
+  adapter.directory = dir;
+  adapter.config = parse_adapter_config(config_json, config_path.string());
+
+  const auto file = safetensors::File::open(weights_path);
+  std::map<std::string, std::pair<at::Tensor, at::Tensor>> found;  // module -> (A, B)
+  static const Regex key_re(R"(^base_model\.model\.(.+)\.lora_([AB])(?:\.[A-Za-z0-9_\-]+)?\.weight$)");
+  for (const auto& e : file.entries()) {
+    const std::string& name = e.name;
+    if (name.find("lora_magnitude_vector") != std::string::npos) refuse(dir, cat("tensor ", name, " is a DoRA magnitude vector"));
+    if (name.find("lora_embedding_") != std::string::npos) refuse(dir, cat("tensor ", name, " is an embedding LoRA"));
+    if (name.find("modules_to_save") != std::string::npos) refuse(dir, cat("tensor ", name, " belongs to modules_to_save"));
+    std::vector<std::string> groups;
+    if (!key_re.search(name, &groups)) {
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) refuse(dir, cat("tensor ", name, " is a LoRA bias"));
+      throw Error(cat(weights_path.string(), ": unexpected tensor '", name,
+                      "' (expected base_model.model.<module>.lora_A.weight / lora_B.weight)"));
+    }
+    if (e.shape.size() != 2) throw Error(cat(weights_path.string(), ": tensor '", name, "' must be 2-D"));
+    auto& slot = found[groups[1]];
+    at::Tensor t = file.tensor(e).to(at::kFloat);
+    (groups[2] == "A" ? slot.first : slot.second) = t;
+  }
+  if (found.empty()) throw Error(cat(weights_path.string(), ": holds no LoRA tensors"));
+
+  for (auto& [module, ab] : found) {
+    auto& [A, B] = ab;
+    if (!A.defined() || !B.defined())
+      throw Error(cat(weights_path.string(), ": module ", module, " has lora_", A.defined() ? "A" : "B", " but no lora_",
+                      A.defined() ? "B" : "A"));
+    const int64_t r = adapter.config.rank_for(module);
+    if (A.size(0) != B.size(1))
+      throw Error(cat(weights_path.string(), ": module ", module, ": lora_A has rank ", A.size(0), " but lora_B has rank ",
+                      B.size(1)));
+    if (A.size(0) != r)
+      throw Error(cat(weights_path.string(), ": module ", module, ": tensors have rank ", A.size(0),
+                      " but adapter_config.json says r = ", r));
+    adapter.modules.push_back(Module{module, A, B, adapter.config.scaling_for(module)});
+  }
+  std::sort(adapter.modules.begin(), adapter.modules.end(),
+            [](const Module& a, const Module& b) { return module_order(a.name, b.name); });
+  return adapter;
+}
+
+void write_adapter(const fs::path& dir, const std::vector<Module>& modules, const std::string& base_model,
+                   const nlohmann::json& extra_metadata) {
+  if (modules.empty()) throw Error(cat(dir.string(), ": cannot write an adapter without modules"));
+  // The most common rank becomes r; other modules get rank_pattern / alpha_pattern entries with
+  // their full names (PEFT matches "(.*\.)?(NAME)$", which a full module path matches exactly).
+  std::map<int64_t, int> rank_count;
+  std::set<std::string> names;
+  for (const auto& m : modules) {
+    if (!names.insert(m.name).second) throw Error(cat(dir.string(), ": module ", m.name, " given twice"));
+    rank_count[m.A.size(0)]++;
+  }
+  const int64_t r = std::max_element(rank_count.begin(), rank_count.end(),
+                                     [](auto& a, auto& b) { return a.second < b.second; })->first;
+  const double common_scaling = modules.front().scaling;
+  nlohmann::ordered_json rank_pattern = nlohmann::ordered_json::object();
+  nlohmann::ordered_json alpha_pattern = nlohmann::ordered_json::object();
+  nlohmann::ordered_json target_modules = nlohmann::ordered_json::array();
+  safetensors::NamedTensors tensors;
+  for (const auto& m : modules) {
+    const int64_t rank = m.A.size(0);
+    if (rank != r) rank_pattern[m.name] = rank;
+    if (rank != r || m.scaling != common_scaling) alpha_pattern[m.name] = m.scaling * static_cast<double>(rank);
+    target_modules.push_back(m.name);
+    tensors.emplace_back(std::string(kPeftPrefix) + m.name + ".lora_A.weight", m.A.to(at::kFloat));
+    tensors.emplace_back(std::string(kPeftPrefix) + m.name + ".lora_B.weight", m.B.to(at::kFloat));
+  }
+  nlohmann::ordered_json config = {
+      {"peft_type", "LORA"},
+      {"task_type", "CAUSAL_LM"},
+      {"base_model_name_or_path", base_model},
+      {"r", r},
+      {"lora_alpha", common_scaling * static_cast<double>(r)},
+      {"lora_dropout", 0.0},
+      {"use_rslora", false},
+      {"use_dora", false},
+      {"bias", "none"},
+      {"fan_in_fan_out", false},
+      {"target_modules", target_modules},
+      {"rank_pattern", rank_pattern},
+      {"alpha_pattern", alpha_pattern},
+      {"modules_to_save", nullptr},
+      {"inference_mode", true},
+  };
+  if (!extra_metadata.empty()) config["modelswarm"] = nlohmann::ordered_json::parse(extra_metadata.dump());
+  write_directory_atomic(dir, [&](const fs::path& tmp) {
+    safetensors::write(tmp / kWeightsFile, tensors);
+    write_text_atomic(tmp / kConfigFile, config.dump(2) + "\n");
+  });
+}
+
+}  // namespace modelswarm::lora
