@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace modelswarm::test {
 namespace fs = std::filesystem;
@@ -57,6 +59,30 @@ bool run_python(const std::string& script, const std::vector<std::string>& args,
     return false;
   }
   return true;
+}
+
+fs::path cached_oracle(const std::string& name, const std::string& script, const std::vector<std::string>& args) {
+  std::string key;
+  {
+    std::ifstream in(source_dir() / "tests" / "python" / script, std::ios::binary);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    key = contents.str();
+  }
+  for (const auto& a : args) key += '\0' + a;
+  const fs::path cache = fs::path(MODELSWARM_BINARY_DIR) / "oracle-cache";
+  const fs::path dir = cache / (name + "-" + std::to_string(std::hash<std::string>{}(key)));
+  if (fs::exists(dir)) return dir;
+  const fs::path tmp = cache / (name + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  std::vector<std::string> full_args = args;
+  full_args.push_back(tmp.string());
+  if (!run_python(script, full_args)) return {};
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);  // another process may have won the race: use its copy
+  if (ec) fs::remove_all(tmp);
+  return dir;
 }
 
 CliResult run_cli(const std::vector<std::string>& args) {

@@ -28,6 +28,14 @@ std::filesystem::path temp_dir(const std::string& name);
 /// (ADD_FAILURE + returns false) when it exits non-zero, printing its output.
 bool run_python(const std::string& script, const std::vector<std::string>& args, std::string* output = nullptr);
 
+/// Output directory of `script make-like-args... OUT` run once and shared by every test process:
+/// build/oracle-cache/<name>-<hash of the script and args>. The script gets the directory to fill
+/// as its last argument; it is generated in a temporary sibling and renamed into place, so
+/// concurrent test processes never see half an output. Empty path (and a test failure) when
+/// the script fails.
+std::filesystem::path cached_oracle(const std::string& name, const std::string& script,
+                                    const std::vector<std::string>& args);
+
 /// Runs the modelswarm binary; returns the exit code and captures stdout+stderr.
 struct CliResult {
   int exit_code;

@@ -105,6 +105,8 @@ AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std
   if (get_bool("use_dora")) fail("use_dora", "DoRA adapters (magnitude vectors) are not supported by the swarm search");
   if (json.contains("bias") && json["bias"].is_string() && json["bias"].get<std::string>() != "none")
     fail("bias", cat("LoRA biases (\"", json["bias"].get<std::string>(), "\") are not supported by the swarm search"));
+  if (json.contains("lora_bias") && json["lora_bias"].is_boolean() && json["lora_bias"].get<bool>())
+    fail("lora_bias", "LoRA biases are not supported by the swarm search");
   if (json.contains("modules_to_save") && !json["modules_to_save"].is_null() &&
       !(json["modules_to_save"].is_array() && json["modules_to_save"].empty()))
     fail("modules_to_save", "fully fine-tuned modules are not supported by the swarm search");
@@ -160,14 +162,19 @@ Adapter read_adapter(const fs::path& dir) {
   const auto file = safetensors::File::open(weights_path);
   std::map<std::string, std::pair<at::Tensor, at::Tensor>> found;  // module -> (A, B)
   static const Regex key_re(R"(^base_model\.model\.(.+)\.lora_([AB])(?:\.[A-Za-z0-9_\-]+)?\.weight$)");
+  // First refuse what cannot be combined, whatever order the tensors are stored in.
   for (const auto& e : file.entries()) {
     const std::string& name = e.name;
     if (name.find("lora_magnitude_vector") != std::string::npos) refuse(dir, cat("tensor ", name, " is a DoRA magnitude vector"));
     if (name.find("lora_embedding_") != std::string::npos) refuse(dir, cat("tensor ", name, " is an embedding LoRA"));
     if (name.find("modules_to_save") != std::string::npos) refuse(dir, cat("tensor ", name, " belongs to modules_to_save"));
+    if (name.find(".lora_B.bias") != std::string::npos || name.find(".lora_A.bias") != std::string::npos)
+      refuse(dir, cat("tensor ", name, " is a LoRA bias"));
+  }
+  for (const auto& e : file.entries()) {
+    const std::string& name = e.name;
     std::vector<std::string> groups;
     if (!key_re.search(name, &groups)) {
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) refuse(dir, cat("tensor ", name, " is a LoRA bias"));
       throw Error(cat(weights_path.string(), ": unexpected tensor '", name,
                       "' (expected base_model.model.<module>.lora_A.weight / lora_B.weight)"));
     }

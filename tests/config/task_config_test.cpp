@@ -1,0 +1,120 @@
+#include "modelswarm/config/task_config.h"
+
+#include <fstream>
+
+#include "modelswarm/common/error.h"
+#include "test_utils.h"
+
+namespace modelswarm {
+namespace {
+
+nlohmann::json valid_config() {
+  return nlohmann::json::parse(R"({
+    "base_model": "models/base",
+    "experts": ["experts/a", "experts/b", "experts/c"],
+    "utility": {"type": "multiple_choice", "data": "dev.jsonl"},
+    "search": {"swarm_size": 6, "max_iterations": 4, "inertia": 0.2, "crossover_weight_range": [0, 1.5],
+               "initial_velocity": "zero", "seed": 7, "space": "coefficients"},
+    "output": {"dir": "../runs/x", "top_k": 2}
+  })");
+}
+
+std::string error_of(const nlohmann::json& json) {
+  try {
+    TaskConfig::parse(json, "/cfg/task.json");
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsageError);
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted: " << json.dump();
+  return "";
+}
+
+TEST(TaskConfig, ParsesAValidConfigWithPathsRelativeToTheFile) {
+  auto c = TaskConfig::parse(valid_config(), "/cfg/task.json");
+  EXPECT_EQ(c.base_model, "/cfg/models/base");
+  EXPECT_EQ(c.experts.size(), 3u);
+  EXPECT_EQ(c.output_dir, "/runs/x");
+  EXPECT_EQ(c.search.swarm_size, 6);
+  EXPECT_DOUBLE_EQ(c.search.inertia, 0.2);
+  EXPECT_DOUBLE_EQ(c.search.cognitive, 0.3);  // default kept
+  EXPECT_DOUBLE_EQ(c.search.crossover_max, 1.5);
+  EXPECT_EQ(c.search.initial_velocity, swarm::InitialVelocity::kZero);
+  EXPECT_EQ(c.search.seed, 7u);
+  EXPECT_EQ(c.space, SearchSpace::kCoefficients);
+  EXPECT_EQ(c.top_k, 2);
+}
+
+TEST(TaskConfig, RejectsUnknownKeysAndWrongTypesWithTheKeyPath) {
+  auto c = valid_config();
+  c["search"]["inertai"] = 0.1;
+  EXPECT_NE(error_of(c).find("search.inertai: unknown key"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c["search"]["inertia"] = "fast";
+  EXPECT_NE(error_of(c).find("search.inertia: expected a number, got string"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c["extra"] = 1;
+  EXPECT_NE(error_of(c).find("/cfg/task.json: extra: unknown key"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c.erase("base_model");
+  EXPECT_NE(error_of(c).find("base_model: is required"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c["experts"] = "a";
+  EXPECT_NE(error_of(c).find("experts: expected an array of strings"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c["output"]["top_k"] = 2.5;
+  EXPECT_NE(error_of(c).find("output.top_k: expected an integer"), std::string::npos) << error_of(c);
+
+  c = valid_config();
+  c["utility"] = {{"data", "x"}};
+  EXPECT_NE(error_of(c).find("utility.type: is required"), std::string::npos) << error_of(c);
+}
+
+TEST(TaskConfig, RejectsImpossibleValues) {
+  auto c = valid_config();
+  c["search"]["swarm_size"] = 0;
+  EXPECT_NE(error_of(c).find("swarm_size"), std::string::npos);
+  c = valid_config();
+  c["search"]["step_length"] = -1;
+  EXPECT_NE(error_of(c).find("search.step_length: must be positive, got -1"), std::string::npos) << error_of(c);
+  c = valid_config();
+  c["search"]["swarm_size"] = 2;  // fewer than the 3 experts
+  EXPECT_NE(error_of(c).find("at least the number of experts"), std::string::npos) << error_of(c);
+  c = valid_config();
+  c["search"]["crossover_weight_range"] = {2, 1};
+  EXPECT_NE(error_of(c).find("crossover_weight_range"), std::string::npos);
+  c = valid_config();
+  c["search"]["initial_velocity"] = "fast";
+  EXPECT_NE(error_of(c).find("initial_velocity"), std::string::npos);
+  c = valid_config();
+  c["search"]["space"] = "weights";
+  EXPECT_NE(error_of(c).find("search.space"), std::string::npos);
+  c = valid_config();
+  c["search"]["seed"] = -3;
+  EXPECT_NE(error_of(c).find("search.seed: must not be negative"), std::string::npos) << error_of(c);
+  c = valid_config();
+  c["search"]["drop_particle_probability"] = 1.5;
+  EXPECT_NE(error_of(c).find("drop_particle_probability"), std::string::npos);
+  c = valid_config();
+  c["experts"] = {"only-one"};
+  EXPECT_NE(error_of(c).find("at least 2"), std::string::npos);
+}
+
+TEST(TaskConfig, ReportsJsonSyntaxErrorsWithLineAndColumn) {
+  auto dir = test::temp_dir("json");
+  std::ofstream(dir / "bad.json") << "{\n  \"base_model\": \"x\",\n  oops\n}";
+  try {
+    TaskConfig::load(dir / "bad.json");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json:3:"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace modelswarm
