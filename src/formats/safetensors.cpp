@@ -274,10 +274,16 @@ void write(const fs::path& path, const NamedTensors& tensors, const std::map<std
 
 namespace {
 
-std::vector<fs::path> checkpoint_files(const fs::path& dir) {
+struct CheckpointFiles {
+  std::vector<fs::path> files;
+  std::map<std::string, std::string> weight_map;  // tensor -> shard file name (sharded only)
+  fs::path index_path;
+};
+
+CheckpointFiles checkpoint_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(cat(dir.string(), ": not a model directory"));
-  if (fs::exists(dir / "model.safetensors")) return {dir / "model.safetensors"};
+  if (fs::exists(dir / "model.safetensors")) return {{dir / "model.safetensors"}, {}, {}};
   const fs::path index_path = dir / "model.safetensors.index.json";
   if (fs::exists(index_path)) {
     nlohmann::json index;
@@ -288,6 +294,8 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
       throw Error(cat(index_path.string(), ": missing the weight_map object"));
+    CheckpointFiles result;
+    result.index_path = index_path;
     std::set<std::string> shards;
     for (const auto& item : index["weight_map"].items()) {
       if (!item.value().is_string()) throw Error(cat(index_path.string(), ": weight_map['", item.key(), "'] is not a file name"));
@@ -295,10 +303,10 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
       if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos || shard == "." || shard == "..")
         throw Error(cat(index_path.string(), ": shard name '", shard, "' must be a plain file name in the model directory"));
       shards.insert(shard);
+      result.weight_map[item.key()] = shard;
     }
-    std::vector<fs::path> files;
-    for (const auto& s : shards) files.push_back(dir / s);
-    return files;
+    for (const auto& s : shards) result.files.push_back(dir / s);
+    return result;
   }
   for (const char* pickle : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt"}) {
     if (fs::exists(dir / pickle))
@@ -308,31 +316,38 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
   throw Error(cat(dir.string(), ": no model.safetensors or model.safetensors.index.json"));
 }
 
+
+// Opens every file of the checkpoint and calls visit(file, entry) for each tensor, checking that
+// no tensor is in two shards and that the index tells the truth about where each one is.
+template <typename Visit>
+void for_each_checkpoint_tensor(const fs::path& dir, Visit visit) {
+  const CheckpointFiles checkpoint = checkpoint_files(dir);
+  std::set<std::string> names;
+  for (const auto& file_path : checkpoint.files) {
+    File file = File::open(file_path);
+    for (const auto& e : file.entries()) {
+      if (!names.insert(e.name).second)
+        throw Error(cat(file_path.string(), ": tensor '", e.name, "' also appears in another shard"));
+      visit(file, e);
+    }
+  }
+  for (const auto& [tensor, shard] : checkpoint.weight_map) {
+    if (!names.count(tensor))
+      throw Error(cat(checkpoint.index_path.string(), ": tensor '", tensor, "' is not in ", shard));
+  }
+}
+
 }  // namespace
 
 std::map<std::string, at::Tensor> load_checkpoint(const fs::path& dir) {
   std::map<std::string, at::Tensor> out;
-  for (const auto& file_path : checkpoint_files(dir)) {
-    File file = File::open(file_path);
-    for (const auto& e : file.entries()) {
-      if (!out.emplace(e.name, file.tensor(e)).second)
-        throw Error(cat(file_path.string(), ": tensor '", e.name, "' also appears in another shard"));
-    }
-  }
+  for_each_checkpoint_tensor(dir, [&](const File& file, const TensorEntry& e) { out.emplace(e.name, file.tensor(e)); });
   return out;
 }
 
 std::vector<TensorEntry> checkpoint_entries(const fs::path& dir) {
   std::vector<TensorEntry> out;
-  std::set<std::string> names;
-  for (const auto& file_path : checkpoint_files(dir)) {
-    File file = File::open(file_path);
-    for (const auto& e : file.entries()) {
-      if (!names.insert(e.name).second)
-        throw Error(cat(file_path.string(), ": tensor '", e.name, "' also appears in another shard"));
-      out.push_back(e);
-    }
-  }
+  for_each_checkpoint_tensor(dir, [&](const File&, const TensorEntry& e) { out.push_back(e); });
   return out;
 }
 

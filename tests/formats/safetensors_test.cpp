@@ -162,6 +162,14 @@ TEST(Safetensors, LoadsShardedCheckpointsThroughTheIndex) {
 
   std::ofstream(dir / "model.safetensors.index.json") << R"({"weight_map":{"x":"../outside.safetensors"}})";
   EXPECT_THROW(st::load_checkpoint(dir), Error);
+  std::ofstream(dir / "model.safetensors.index.json")
+      << R"({"weight_map":{"x":"model-00001-of-00002.safetensors","z":"model-00002-of-00002.safetensors"}})";
+  try {
+    st::load_checkpoint(dir);
+    ADD_FAILURE() << "an index naming a missing tensor was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'z' is not in model-00002-of-00002.safetensors"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Safetensors, RefusesPickleCheckpoints) {
