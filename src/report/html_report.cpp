@@ -1,0 +1,325 @@
+#include "modelswarm/report/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+#include "modelswarm/common/atomic_file.h"
+#include "modelswarm/common/error.h"
+
+namespace modelswarm::report {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// ---- small helpers ----------------------------------------------------------------------------
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string fixed(double v, int digits = 3) {
+  if (!std::isfinite(v)) return "–";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << v;
+  return out.str();
+}
+
+double number_or_nan(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nan("");
+  return j[key].get<double>();
+}
+
+// A linear mapping of data coordinates to an SVG viewport with margins for axes.
+struct Plot {
+  double width = 720, height = 300;
+  double left = 56, right = 16, top = 16, bottom = 36;
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  double x(double v) const { return left + (v - x_min) / (x_max - x_min) * (width - left - right); }
+  double y(double v) const { return height - bottom - (v - y_min) / (y_max - y_min) * (height - top - bottom); }
+};
+
+void fit_y(Plot& p, double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) { lo = 0; hi = 1; }
+  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+  const double pad = (hi - lo) * 0.08;
+  p.y_min = lo - pad;
+  p.y_max = hi + pad;
+}
+
+std::string axes(const Plot& p, const std::string& x_label, const std::string& y_label) {
+  std::ostringstream s;
+  s << "<line class='axis' x1='" << p.left << "' y1='" << p.height - p.bottom << "' x2='" << p.width - p.right
+    << "' y2='" << p.height - p.bottom << "'/>";
+  s << "<line class='axis' x1='" << p.left << "' y1='" << p.top << "' x2='" << p.left << "' y2='"
+    << p.height - p.bottom << "'/>";
+  for (int i = 0; i <= 4; ++i) {
+    const double v = p.y_min + (p.y_max - p.y_min) * i / 4;
+    s << "<line class='grid' x1='" << p.left << "' y1='" << p.y(v) << "' x2='" << p.width - p.right << "' y2='"
+      << p.y(v) << "'/><text class='tick' x='" << p.left - 6 << "' y='" << p.y(v) + 4 << "' text-anchor='end'>"
+      << fixed(v, 3) << "</text>";
+  }
+  const int x_ticks = static_cast<int>(std::min(10.0, p.x_max - p.x_min));
+  for (int i = 0; i <= std::max(1, x_ticks); ++i) {
+    const double v = p.x_min + (p.x_max - p.x_min) * i / std::max(1, x_ticks);
+    s << "<text class='tick' x='" << p.x(v) << "' y='" << p.height - p.bottom + 16 << "' text-anchor='middle'>"
+      << fixed(v, 0) << "</text>";
+  }
+  s << "<text class='label' x='" << (p.left + p.width - p.right) / 2 << "' y='" << p.height - 4
+    << "' text-anchor='middle'>" << escape(x_label) << "</text>";
+  s << "<text class='label' transform='translate(14," << (p.top + p.height - p.bottom) / 2
+    << ") rotate(-90)' text-anchor='middle'>" << escape(y_label) << "</text>";
+  return s.str();
+}
+
+std::string polyline(const Plot& p, const std::vector<std::pair<double, double>>& points, const std::string& cls) {
+  std::ostringstream s;
+  s << "<polyline class='" << cls << "' points='";
+  for (const auto& [x, y] : points)
+    if (std::isfinite(y)) s << p.x(x) << "," << p.y(y) << " ";
+  s << "'/>";
+  return s.str();
+}
+
+std::string svg_open(const Plot& p, const std::string& title) {
+  std::ostringstream s;
+  s << "<svg viewBox='0 0 " << p.width << " " << p.height << "' role='img' aria-label='" << escape(title) << "'>";
+  return s.str();
+}
+
+// ---- the charts -------------------------------------------------------------------------------
+
+std::string utility_chart(const std::vector<json>& history) {
+  Plot p;
+  std::vector<std::pair<double, double>> best, worst, mean;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& h : history) {
+    const double k = number_or_nan(h, "iteration");
+    const double b = number_or_nan(h, "global_best"), w = number_or_nan(h, "global_worst");
+    double sum = 0;
+    int n = 0;
+    if (h.contains("utilities"))
+      for (const auto& u : h["utilities"])
+        if (u.is_number() && std::isfinite(u.get<double>())) { sum += u.get<double>(); ++n; }
+    const double m = n ? sum / n : std::nan("");
+    best.emplace_back(k, b);
+    worst.emplace_back(k, w);
+    mean.emplace_back(k, m);
+    for (double v : {b, w, m})
+      if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+  }
+  p.x_min = history.empty() ? 0 : number_or_nan(history.front(), "iteration");
+  p.x_max = history.empty() ? 1 : std::max(p.x_min + 1, number_or_nan(history.back(), "iteration"));
+  fit_y(p, lo, hi);
+  std::ostringstream s;
+  s << svg_open(p, "global best, worst and mean utility per iteration") << axes(p, "iteration", "utility (dev)")
+    << polyline(p, worst, "worst") << polyline(p, mean, "mean") << polyline(p, best, "best") << "</svg>"
+    << "<p class='legend'><span class='k best'></span>global best <span class='k mean'></span>mean "
+       "<span class='k worst'></span>global worst</p>";
+  return s.str();
+}
+
+std::string particle_chart(const std::vector<json>& history) {
+  Plot p;
+  size_t particles = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& h : history) {
+    if (!h.contains("utilities")) continue;
+    particles = std::max(particles, h["utilities"].size());
+    for (const auto& u : h["utilities"])
+      if (u.is_number() && std::isfinite(u.get<double>())) { lo = std::min(lo, u.get<double>()); hi = std::max(hi, u.get<double>()); }
+  }
+  p.x_min = history.empty() ? 0 : number_or_nan(history.front(), "iteration");
+  p.x_max = history.empty() ? 1 : std::max(p.x_min + 1, number_or_nan(history.back(), "iteration"));
+  fit_y(p, lo, hi);
+  std::ostringstream s;
+  s << svg_open(p, "utility of each particle per iteration") << axes(p, "iteration", "utility (dev)");
+  for (size_t i = 0; i < particles; ++i) {
+    std::vector<std::pair<double, double>> points;
+    for (const auto& h : history) {
+      if (!h.contains("utilities") || i >= h["utilities"].size() || !h["utilities"][i].is_number()) continue;
+      points.emplace_back(number_or_nan(h, "iteration"), h["utilities"][i].get<double>());
+    }
+    const int hue = static_cast<int>((i * 360) / std::max<size_t>(1, particles));
+    s << "<polyline class='particle' style='stroke:hsl(" << hue << ",60%,45%)' points='";
+    for (const auto& [x, y] : points)
+      if (std::isfinite(y)) s << p.x(x) << "," << p.y(y) << " ";
+    s << "'><title>particle " << i << "</title></polyline>";
+  }
+  s << "</svg>";
+  return s.str();
+}
+
+struct Bar {
+  std::string name;
+  double dev, test;
+  std::string cls;
+};
+
+std::string comparison_chart(const std::vector<Bar>& bars) {
+  const bool has_test = std::any_of(bars.begin(), bars.end(), [](const Bar& b) { return std::isfinite(b.test); });
+  Plot p;
+  p.height = 60 + 34.0 * bars.size();
+  p.left = 170;
+  double lo = 0, hi = -std::numeric_limits<double>::infinity();
+  for (const auto& b : bars)
+    for (double v : {b.dev, b.test})
+      if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+  if (!std::isfinite(hi)) hi = 1;
+  p.x_min = lo;
+  p.x_max = hi > lo ? hi * 1.08 : lo + 1;
+  std::ostringstream s;
+  s << "<svg viewBox='0 0 " << p.width << " " << p.height << "' role='img' aria-label='experts vs swarm'>";
+  const double row = 34, bar = has_test ? 13 : 22;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const double y0 = p.top + i * row;
+    s << "<text class='tick' x='" << p.left - 8 << "' y='" << y0 + row / 2 + 2 << "' text-anchor='end'>"
+      << escape(bars[i].name) << "</text>";
+    auto draw = [&](double v, double y, const std::string& cls, const char* split) {
+      if (!std::isfinite(v)) return;
+      s << "<rect class='" << cls << "' x='" << p.x(p.x_min) << "' y='" << y << "' width='"
+        << std::max(1.0, p.x(v) - p.x(p.x_min)) << "' height='" << bar << "'><title>" << split << " " << fixed(v, 4)
+        << "</title></rect><text class='value' x='" << p.x(v) + 4 << "' y='" << y + bar - 2 << "'>" << fixed(v, 3)
+        << "</text>";
+    };
+    draw(bars[i].dev, y0 + 3, "dev " + bars[i].cls, "dev");
+    if (has_test) draw(bars[i].test, y0 + 3 + bar + 1, "test " + bars[i].cls, "test");
+  }
+  s << "</svg><p class='legend'><span class='k dev'></span>dev"
+    << (has_test ? " <span class='k test'></span>test" : "") << "</p>";
+  return s.str();
+}
+
+std::string config_table(const json& report) {
+  std::ostringstream s;
+  s << "<table>";
+  auto row = [&](const std::string& k, const std::string& v) {
+    s << "<tr><th>" << escape(k) << "</th><td>" << escape(v) << "</td></tr>";
+  };
+  for (const char* key : {"stopped_because", "iterations", "seed", "device", "dtype", "wall_time_s",
+                          "seconds_per_iteration", "evaluated_tokens"}) {
+    if (report.contains(key)) row(key, report[key].is_string() ? report[key].get<std::string>() : report[key].dump());
+  }
+  if (report.contains("utility")) row("utility", report["utility"].dump());
+  if (report.contains("versions")) row("versions", report["versions"].dump());
+  s << "</table>";
+  if (report.contains("config")) s << "<h3>Configuration</h3><pre>" << escape(report["config"].dump(2)) << "</pre>";
+  return s.str();
+}
+
+const char* kStyle = R"(
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+main{max-width:960px;margin:0 auto;padding:24px 20px 48px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
+.sub{color:#5b6475;margin:0 0 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px}
+.card{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:12px 14px}
+.card b{display:block;font-size:22px}.card span{color:#5b6475;font-size:13px}
+section{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:12px 16px;margin-top:14px}
+svg{width:100%;height:auto;display:block}
+.axis{stroke:#8a93a5;stroke-width:1}.grid{stroke:#eceef2;stroke-width:1}
+.tick{font-size:11px;fill:#5b6475}.label{font-size:12px;fill:#3b4352}.value{font-size:11px;fill:#3b4352}
+polyline{fill:none;stroke-width:2}.best{stroke:#1f8a4c}.worst{stroke:#c0392b}.mean{stroke:#2e6fd1;stroke-dasharray:4 3}
+.particle{stroke-width:1.2;opacity:.75}
+rect.dev{fill:#2e6fd1}rect.test{fill:#f0a202}rect.swarm.dev{fill:#1f8a4c}rect.swarm.test{fill:#7fc79c}
+rect.average.dev{fill:#6f7b91}rect.average.test{fill:#b3bac7}
+.legend{font-size:13px;color:#5b6475;margin:4px 0 0}.k{display:inline-block;width:14px;height:4px;margin:0 4px 3px 10px;vertical-align:middle}
+.k.best{background:#1f8a4c}.k.worst{background:#c0392b}.k.mean{background:#2e6fd1}.k.dev{background:#2e6fd1;height:10px}.k.test{background:#f0a202;height:10px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
+th{width:200px;color:#5b6475;font-weight:600}td{word-break:break-all}
+pre{background:#f6f7f9;border-radius:6px;padding:10px;font-size:12px;overflow:auto;max-height:360px}
+)";
+
+}  // namespace
+
+std::string render_html(const json& report, const std::vector<json>& history) {
+  std::vector<Bar> bars;
+  if (report.contains("experts") && report["experts"].is_array()) {
+    for (const auto& e : report["experts"])
+      bars.push_back(Bar{e.value("name", std::string("expert")), number_or_nan(e, "dev"), number_or_nan(e, "test"), "expert"});
+  }
+  if (report.contains("uniform_average"))
+    bars.push_back(Bar{"uniform average", number_or_nan(report["uniform_average"], "dev"),
+                       number_or_nan(report["uniform_average"], "test"), "average"});
+  const json best = report.value("best", json::object());
+  bars.push_back(Bar{"swarm best", number_or_nan(best, "dev"), number_or_nan(best, "test"), "swarm"});
+
+  double best_expert_dev = -std::numeric_limits<double>::infinity();
+  for (const auto& b : bars)
+    if (b.cls == "expert" && std::isfinite(b.dev)) best_expert_dev = std::max(best_expert_dev, b.dev);
+
+  std::ostringstream html;
+  const std::string metric = report.contains("utility") && report["utility"].contains("type")
+                                 ? report["utility"]["type"].get<std::string>()
+                                 : std::string("utility");
+  html << "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+       << "<meta name='viewport' content='width=device-width,initial-scale=1'><title>modelswarm run report</title><style>"
+       << kStyle << "</style></head><body><main>";
+  html << "<h1>modelswarm run report</h1><p class='sub'>" << escape(metric) << " · "
+       << history.size() << " iterations recorded"
+       << (report.contains("stopped_because") ? " · stopped: " + escape(report["stopped_because"].get<std::string>()) : "")
+       << "</p>";
+  html << "<div class='cards'>"
+       << "<div class='card'><span>swarm best (dev)</span><b>" << fixed(number_or_nan(best, "dev")) << "</b></div>"
+       << "<div class='card'><span>swarm best (test)</span><b>" << fixed(number_or_nan(best, "test")) << "</b></div>"
+       << "<div class='card'><span>best expert (dev)</span><b>" << fixed(best_expert_dev) << "</b></div>"
+       << "<div class='card'><span>uniform average (dev)</span><b>"
+       << fixed(number_or_nan(report.value("uniform_average", json::object()), "dev")) << "</b></div>"
+       << "<div class='card'><span>wall time</span><b>" << fixed(number_or_nan(report, "wall_time_s"), 1) << " s</b></div>"
+       << "</div>";
+  html << "<section><h2>Utility per iteration</h2>" << utility_chart(history) << "</section>";
+  html << "<section><h2>Each particle's utility</h2>" << particle_chart(history) << "</section>";
+  html << "<section><h2>Experts, their uniform average and the swarm's best</h2>" << comparison_chart(bars) << "</section>";
+  html << "<section><h2>Run</h2>" << config_table(report) << "</section>";
+  html << "</main></body></html>\n";
+  return html.str();
+}
+
+std::vector<json> read_history(const fs::path& file) {
+  std::vector<json> out;
+  if (!fs::exists(file)) return out;
+  std::istringstream in(read_file(file));
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::parse_error&) {
+      if (in.peek() == std::char_traits<char>::eof()) break;  // torn last line of a crashed run
+      throw Error(cat(file.string(), ":", number, ": not a JSON line"));
+    }
+  }
+  return out;
+}
+
+fs::path write_html_report(const fs::path& run_dir) {
+  const fs::path report_path = run_dir / "report.json";
+  if (!fs::exists(report_path)) throw Error(cat(run_dir.string(), ": no report.json (not a finished run directory?)"));
+  json report;
+  try {
+    report = json::parse(read_file(report_path));
+  } catch (const json::parse_error& e) {
+    throw Error(cat(report_path.string(), ": invalid JSON: ", e.what()));
+  }
+  const fs::path out = run_dir / "report.html";
+  write_text_atomic(out, render_html(report, read_history(run_dir / "history.jsonl")));
+  return out;
+}
+
+}  // namespace modelswarm::report
