@@ -122,9 +122,15 @@ std::vector<Segment> Tokenizer::Impl::split_added(std::string_view text) const {
       size_t begin = pos, end = pos + token->content.size();
       if (token->single_word && (word_char_before(begin) || word_char_at(end))) continue;
       if (token->lstrip)
-        while (begin > text_start && std::isspace(static_cast<unsigned char>(text[begin - 1]))) --begin;
+        while (begin > text_start) {
+          size_t previous = begin - 1;
+          while (previous > text_start && (static_cast<unsigned char>(text[previous]) & 0xC0) == 0x80) --previous;
+          size_t cursor = previous;
+          if (!is_whitespace(next_codepoint(text, &cursor))) break;
+          begin = previous;
+        }
       if (token->rstrip)
-        while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+        for (size_t cursor = end; cursor < text.size() && is_whitespace(next_codepoint(text, &cursor));) end = cursor;
       if (begin > text_start) segments.push_back({text_start, begin, nullptr});
       segments.push_back({begin, end, token});
       text_start = end;
@@ -184,10 +190,11 @@ std::vector<int64_t> id_list(const json& config, const char* key) {
 Tokenizer Tokenizer::from_model_dir(const fs::path& directory) {
   const fs::path json_file = directory / "tokenizer.json";
   const fs::path sp_file = directory / "tokenizer.model";
-  Tokenizer tokenizer = fs::exists(json_file) ? from_file(json_file)
-                        : fs::exists(sp_file)
-                            ? from_json(sentencepiece::to_tokenizer_json(sp_file), sp_file.string())
-                            : throw Error(cat(directory.string(), ": neither tokenizer.json nor tokenizer.model"));
+  MS_CHECK(fs::exists(json_file) || fs::exists(sp_file), directory.string(),
+           ": neither tokenizer.json nor tokenizer.model (SentencePiece) found");
+  Tokenizer tokenizer = fs::exists(json_file)
+                            ? from_file(json_file)
+                            : from_json(sentencepiece::to_tokenizer_json(sp_file), sp_file.string());
   auto optional_json = [&](const char* name) {
     const fs::path path = directory / name;
     return fs::exists(path) ? read_json(path) : json::object();
