@@ -21,6 +21,7 @@ struct AddedToken {
   int64_t id;
   std::string content;
   bool special, lstrip, rstrip, single_word;
+  bool normalized;  // matched in the normalised text rather than the raw input
 };
 
 // A run of input text: either an added token (matched before the model) or text for the model.
@@ -56,7 +57,8 @@ struct Tokenizer::Impl {
   std::vector<int64_t> eos;
 
   Impl(const json& spec, std::string source_name);
-  std::vector<Segment> split_added(std::string_view text) const;
+  /// Splits at the added tokens whose `normalized` flag equals `normalized`.
+  std::vector<Segment> split_added(std::string_view text, bool normalized) const;
   void encode_text(std::string_view text, bool at_start, std::vector<int64_t>* out) const;
 };
 
@@ -73,7 +75,7 @@ Tokenizer::Impl::Impl(const json& spec, std::string source_name) : source(std::m
     for (const auto& entry : spec.value("added_tokens", json::array())) {
       added.push_back({entry.at("id").get<int64_t>(), entry.at("content").get<std::string>(),
                        entry.value("special", false), entry.value("lstrip", false), entry.value("rstrip", false),
-                       entry.value("single_word", false)});
+                       entry.value("single_word", false), entry.value("normalized", !entry.value("special", false))});
       MS_CHECK(!added.back().content.empty() && added.back().id >= 0, source, ": invalid added token ", entry.dump());
       size = std::max(size, added.back().id + 1);
     }
@@ -104,7 +106,7 @@ Tokenizer::Impl::Impl(const json& spec, std::string source_name) : source(std::m
 }
 
 // Leftmost-longest matches of the added tokens, honouring lstrip/rstrip/single_word.
-std::vector<Segment> Tokenizer::Impl::split_added(std::string_view text) const {
+std::vector<Segment> Tokenizer::Impl::split_added(std::string_view text, bool normalized) const {
   std::vector<Segment> segments;
   size_t text_start = 0;
   auto word_char_before = [&](size_t pos) {
@@ -118,13 +120,19 @@ std::vector<Segment> Tokenizer::Impl::split_added(std::string_view text) const {
     auto bucket = added_by_first_byte.find(static_cast<unsigned char>(text[pos]));
     if (bucket == added_by_first_byte.end()) continue;
     for (const AddedToken* token : bucket->second) {
-      if (text.compare(pos, token->content.size(), token->content) != 0) continue;
+      if (token->normalized != normalized || text.compare(pos, token->content.size(), token->content) != 0) continue;
       size_t begin = pos, end = pos + token->content.size();
       if (token->single_word && (word_char_before(begin) || word_char_at(end))) continue;
       if (token->lstrip)
-        while (begin > text_start && std::isspace(static_cast<unsigned char>(text[begin - 1]))) --begin;
+        while (begin > text_start) {
+          size_t previous = begin - 1;
+          while (previous > text_start && (static_cast<unsigned char>(text[previous]) & 0xC0) == 0x80) --previous;
+          size_t cursor = previous;
+          if (!is_whitespace(next_codepoint(text, &cursor))) break;
+          begin = previous;
+        }
       if (token->rstrip)
-        while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+        for (size_t cursor = end; cursor < text.size() && is_whitespace(next_codepoint(text, &cursor));) end = cursor;
       if (begin > text_start) segments.push_back({text_start, begin, nullptr});
       segments.push_back({begin, end, token});
       text_start = end;
@@ -136,10 +144,20 @@ std::vector<Segment> Tokenizer::Impl::split_added(std::string_view text) const {
   return segments;
 }
 
+// Text between raw-matched added tokens: normalised, split again at the normalised added tokens,
+// then pre-tokenized and run through the model.
 void Tokenizer::Impl::encode_text(std::string_view text, bool at_start, std::vector<int64_t>* out) const {
-  std::vector<Piece> pieces{{normalizer(std::string(text)), at_start}};
-  pre_tokenizer(pieces);
-  for (const Piece& piece : pieces) model->encode_word(piece.text, out);
+  const std::string normalized = normalizer(std::string(text));
+  for (const Segment& segment : split_added(normalized, /*normalized=*/true)) {
+    if (segment.added) {
+      out->push_back(segment.added->id);
+      continue;
+    }
+    std::vector<Piece> pieces{{normalized.substr(segment.begin, segment.end - segment.begin),
+                               at_start && segment.begin == 0}};
+    pre_tokenizer(pieces);
+    for (const Piece& piece : pieces) model->encode_word(piece.text, out);
+  }
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -184,10 +202,11 @@ std::vector<int64_t> id_list(const json& config, const char* key) {
 Tokenizer Tokenizer::from_model_dir(const fs::path& directory) {
   const fs::path json_file = directory / "tokenizer.json";
   const fs::path sp_file = directory / "tokenizer.model";
-  Tokenizer tokenizer = fs::exists(json_file) ? from_file(json_file)
-                        : fs::exists(sp_file)
-                            ? from_json(sentencepiece::to_tokenizer_json(sp_file), sp_file.string())
-                            : throw Error(cat(directory.string(), ": neither tokenizer.json nor tokenizer.model"));
+  MS_CHECK(fs::exists(json_file) || fs::exists(sp_file), directory.string(),
+           ": neither tokenizer.json nor tokenizer.model (SentencePiece) found");
+  Tokenizer tokenizer = fs::exists(json_file)
+                            ? from_file(json_file)
+                            : from_json(sentencepiece::to_tokenizer_json(sp_file), sp_file.string());
   auto optional_json = [&](const char* name) {
     const fs::path path = directory / name;
     return fs::exists(path) ? read_json(path) : json::object();
@@ -223,7 +242,7 @@ Tokenizer Tokenizer::from_model_dir(const fs::path& directory) {
 std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   std::vector<int64_t> ids;
   if (add_special_tokens) ids = impl_->affixes.prefix;
-  for (const Segment& segment : impl_->split_added(text)) {
+  for (const Segment& segment : impl_->split_added(text, /*normalized=*/false)) {
     if (segment.added)
       ids.push_back(segment.added->id);
     else

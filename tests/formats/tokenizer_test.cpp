@@ -78,7 +78,7 @@ TEST_P(ByteLevelBpe, AddSpecialTokensFollowsThePostProcessor) {
         << json(texts[first_edge_case + i]).dump();
 }
 
-INSTANTIATE_TEST_SUITE_P(Tokenizers, ByteLevelBpe, ::testing::Values("gpt2", "llama3", "qwen2"));
+INSTANTIATE_TEST_SUITE_P(Tokenizers, ByteLevelBpe, ::testing::Values("gpt2", "llama3", "qwen2", "roberta"));
 
 TEST(Tokenizer, MergesWrittenAsSpaceSeparatedStringsLoadTheSame) {
   MS_REQUIRE_SHARED();
@@ -174,6 +174,26 @@ TEST(Tokenizer, MergesAndUnknownCharacters) {
   EXPECT_EQ(tokenizer.encode("abxyab<s>a"), (std::vector<int64_t>{3, 0, 3, 4, 1}));  // xy fused into one unk
   EXPECT_EQ(tokenizer.decode({3, 4, 1}), "ab a");  // no decoder: tokens joined by spaces; <s> skipped
   EXPECT_THROW(tokenizer.decode({9}), Error);
+}
+
+TEST(Tokenizer, AddedTokenStripsUnicodeWhitespaceAroundIt) {
+  const json spec = json::parse(R"({
+    "added_tokens": [{"id": 3, "content": "<m>", "special": false, "lstrip": true, "rstrip": true}],
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, " ": 2}, "merges": []}})");
+  const Tokenizer tokenizer = Tokenizer::from_json(spec, "inline");
+  // U+3000 IDEOGRAPHIC SPACE before and a plain space after are taken into the token.
+  EXPECT_EQ(tokenizer.encode("a\u3000<m> b"), (std::vector<int64_t>{0, 3, 1}));
+  EXPECT_EQ(tokenizer.encode("a <m>b <m>"), (std::vector<int64_t>{0, 3, 1, 3}));
+}
+
+TEST(Tokenizer, ModelDirectoryWithoutTokenizerIsAnError) {
+  const fs::path dir = test::temp_dir("empty_model");
+  try {
+    Tokenizer::from_model_dir(dir);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.string()), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
