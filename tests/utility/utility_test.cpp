@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/config/json_reader.h"
+#include "modelswarm/config/task_config.h"
 #include "modelswarm/utility/chat_template.h"
 #include "test_utils.h"
 #include "utility/fakes.h"
@@ -390,6 +392,31 @@ TEST(UtilityChatTemplate, AppliedToPromptsWithoutAddingBosTwice) {
   EXPECT_EQ(ev.last_scoring[0].context.front(), '<' + 3);
   const std::string m = message_of<ConfigError>([&] { make({{"type", "multiple_choice"}, {"data", kMcData}, {"system_prompt", "x"}}, dir); });
   EXPECT_NE(m.find("utility.system_prompt: needs a chat_template"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace modelswarm
+
+namespace modelswarm {
+namespace {
+
+TEST(UtilityExamples, EveryExampleConfigBuildsItsUtility) {
+  MS_REQUIRE_SHARED();
+  const fs::path dir = test::source_dir() / "configs" / "examples";
+  std::set<std::string> types;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().string());
+    const TaskConfig config = TaskConfig::load(entry.path());
+    auto u = utility::make_utility(config.utility, config.source.string(), utility::UtilityContext{dir, nullptr});
+    const auto info = u->info();
+    EXPECT_EQ(info.type, entry.path().stem().string()) << "one example per utility type, named after it";
+    EXPECT_GT(info.dev_examples, 0);
+    EXPECT_GT(info.test_examples, 0);
+    types.insert(info.type);
+  }
+  for (const auto& name : utility::known_utilities())
+    if (name.rfind("test_", 0) != 0) EXPECT_TRUE(types.count(name)) << "no example config for " << name;
 }
 
 }  // namespace
