@@ -1,0 +1,156 @@
+// `modelswarm eval`: scores the base model and each expert of a task config (or the adapter
+// directories given with --adapter) with the config's utility, on its dev and test splits.
+// All adapters are rows of one particle tensor, so they are scored in shared forward passes.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "modelswarm/common/error.h"
+#include "modelswarm/common/logging.h"
+#include "modelswarm/config/task_config.h"
+#include "modelswarm/lora/expert_pool.h"
+#include "modelswarm/model/evaluator.h"
+#include "modelswarm/utility/utility.h"
+
+namespace modelswarm::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct EvalParams {
+  std::string config;
+  std::vector<std::string> adapters;
+  std::string split = "both";
+  bool json = false;
+  bool skip_base = false;
+};
+
+struct Row {
+  std::string name;
+  std::string path;  // empty for the base model
+  std::map<std::string, utility::Scores> by_split;  // "dev" / "test" -> scores of this row (P = 1 slice)
+};
+
+utility::Scores slice(const utility::Scores& s, size_t p) {
+  utility::Scores out;
+  out.utility = {s.utility.at(p)};
+  for (const auto& [name, values] : s.metrics) out.metrics[name] = {values.at(p)};
+  return out;
+}
+
+std::string fixed(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.4f", v);
+  return buffer;
+}
+
+void print_table(const utility::UtilityInfo& info, const std::vector<Row>& rows, const std::vector<std::string>& splits) {
+  std::cout << "utility: " << info.description << " (" << info.dev_examples << " dev, " << info.test_examples
+            << " test examples)\n";
+  size_t width = 5;
+  for (const auto& r : rows) width = std::max(width, r.name.size());
+  std::cout << std::string(width, ' ');
+  for (const auto& s : splits) {
+    const std::string head = s + " " + info.metric;
+    std::cout << "  " << std::string(head.size() < 10 ? 10 - head.size() : 0, ' ') << head;
+  }
+  std::cout << "\n";
+  for (const auto& r : rows) {
+    std::cout << r.name << std::string(width - r.name.size(), ' ');
+    for (const auto& s : splits) {
+      const std::string head = s + " " + info.metric;
+      auto it = r.by_split.find(s);
+      const std::string cell = it == r.by_split.end() ? "-" : fixed(it->second.utility[0]);
+      std::cout << "  " << std::string(std::max<size_t>(head.size(), 10) - cell.size(), ' ') << cell;
+    }
+    std::cout << "\n";
+  }
+}
+
+nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>& rows, int64_t tokens, double seconds) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json m = {{"name", r.name}, {"path", r.path.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.path)}};
+    for (const auto& [split, s] : r.by_split) {
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [name, values] : s.metrics) metrics[name] = values[0];
+      m[split] = {{"utility", s.utility[0]}, {"metrics", metrics}};
+    }
+    models.push_back(m);
+  }
+  return {{"utility",
+           {{"type", info.type},
+            {"metric", info.metric},
+            {"description", info.description},
+            {"dev_examples", info.dev_examples},
+            {"test_examples", info.test_examples}}},
+          {"models", models},
+          {"tokens_processed", tokens},
+          {"seconds", seconds}};
+}
+
+int run_eval(const EvalParams& params) {
+  const auto start = std::chrono::steady_clock::now();
+  const TaskConfig config = TaskConfig::load(params.config);
+  const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
+  utility::UtilityContext context;
+  context.base_dir = config.source.parent_path().empty() ? fs::path(".") : config.source.parent_path();
+  context.load_model = [engine](const fs::path& dir) { return model::load_evaluator(dir, nullptr, engine); };
+  auto utility = utility::make_utility(config.utility, config.source.string(), context);
+  const utility::UtilityInfo info = utility->info();
+
+  std::vector<fs::path> dirs;
+  if (params.adapters.empty()) dirs = config.experts;
+  else for (const auto& a : params.adapters) dirs.emplace_back(a);
+  const lora::ExpertPool pool = lora::ExpertPool::load(dirs);
+  auto evaluator = model::load_evaluator(config.base_model, &pool.layout, engine);
+  const auto encoder = utility::tokenizer_encoder(*evaluator);
+
+  std::vector<Row> rows;
+  if (!params.skip_base) rows.push_back({"base", "", {}});
+  for (size_t i = 0; i < dirs.size(); ++i) rows.push_back({pool.names[i], dirs[i].string(), {}});
+
+  std::vector<std::string> splits;
+  if (params.split != "test") splits.push_back("dev");
+  if (params.split != "dev") splits.push_back("test");
+  for (const auto& name : splits) {
+    const utility::Split split = name == "dev" ? utility::Split::kDev : utility::Split::kTest;
+    if ((split == utility::Split::kDev ? info.dev_examples : info.test_examples) == 0) {
+      log::warn(cat("eval: the ", name, " split is empty; skipped"));
+      continue;
+    }
+    log::info(cat("eval: scoring ", rows.size(), " models on ", name));
+    size_t row = 0;
+    if (!params.skip_base) rows[row++].by_split[name] = utility->score(*evaluator, *encoder, at::Tensor(), split);
+    const utility::Scores experts = utility->score(*evaluator, *encoder, pool.weights, split);
+    for (size_t i = 0; i < dirs.size(); ++i) rows[row++].by_split[name] = slice(experts, i);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (params.json) std::cout << to_json(info, rows, evaluator->tokens_processed(), seconds).dump(2) << "\n";
+  else print_table(info, rows, splits);
+  log::info(cat("eval: ", evaluator->tokens_processed(), " tokens in ", fixed(seconds), " s"));
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_eval_command(CLI::App& app) {
+  auto params = std::make_shared<EvalParams>();
+  CLI::App* sub = app.add_subcommand("eval", "Score the base model and experts (or given adapters) with a config's utility");
+  sub->add_option("--config", params->config, "Task config (JSON; schema in configs/README.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--adapter", params->adapters, "PEFT adapter directory to score instead of the config's experts (repeatable)")
+      ->check(CLI::ExistingDirectory);
+  sub->add_option("--split", params->split, "dev, test or both")
+      ->check(CLI::IsMember({"dev", "test", "both"}))
+      ->capture_default_str();
+  sub->add_flag("--no-base", params->skip_base, "Do not score the base model");
+  sub->add_flag("--json", params->json, "Print the scores as JSON on stdout");
+  return [params]() { return run_eval(*params); };
+}
+
+}  // namespace modelswarm::cli

@@ -1,0 +1,46 @@
+// Registration functions of the built-in utilities, called once by the registry.
+#pragma once
+
+#include <map>
+
+#include "modelswarm/common/error.h"
+#include "modelswarm/utility/dataset.h"
+#include "modelswarm/utility/utility.h"
+
+namespace modelswarm::utility {
+
+void register_multiple_choice();
+void register_generation();
+void register_likelihood();
+void register_command();
+void register_composite();
+
+/// Token ids of a utility's splits, built once per tokenizer.
+template <typename Prepared>
+class SplitCache {
+ public:
+  template <typename Build>
+  const Prepared& get(const TokenEncoder& encoder, Split split, Build&& build) {
+    if (identity_ != encoder.identity()) {
+      cache_.clear();
+      identity_ = encoder.identity();
+    }
+    auto it = cache_.find(split);
+    if (it == cache_.end()) it = cache_.emplace(split, build()).first;
+    return it->second;
+  }
+
+ private:
+  const void* identity_ = nullptr;
+  std::map<Split, Prepared> cache_;
+};
+
+/// The examples of a split; throws when it is empty (a data set smaller than dev_size).
+inline const std::vector<Example>& split_examples(const TaskData& data, Split split) {
+  const auto& examples = split == Split::kDev ? data.dev : data.test;
+  if (examples.empty())
+    throw Error(cat(data.path.string(), ": the ", split_name(split), " split is empty (lower data.dev_size or add examples)"));
+  return examples;
+}
+
+}  // namespace modelswarm::utility
