@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "modelswarm/common/atomic_file.h"
+#include "modelswarm/common/error.h"
 #include "modelswarm/lora/adapter.h"
 #include "modelswarm/swarm/coefficients.h"
 #include "modelswarm/swarm/swarm.h"

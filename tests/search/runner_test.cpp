@@ -36,11 +36,11 @@ class SignalledBowl : public test::QuadraticBowl {
   int signal_;
 };
 
-struct Setup {
+struct SmallSearch {
   at::Tensor experts = at::randn({3, 6}, at::detail::createCPUGenerator(21));
   at::Tensor optimum = experts.mean(0);
   swarm::Options options;
-  Setup() {
+  SmallSearch() {
     options.swarm_size = 6;
     options.max_iterations = 12;
     options.patience = 12;
@@ -55,7 +55,7 @@ std::vector<nlohmann::json> history_without_times(const fs::path& file) {
 }
 
 TEST(Runner, RunsToTheEndWritingACheckpointAndOneHistoryLinePerIteration) {
-  Setup s;
+  SmallSearch s;
   test::QuadraticBowl bowl(s.optimum);
   const fs::path run_dir = test::temp_dir("runner_full");
   int callbacks = 0;
@@ -84,7 +84,7 @@ TEST(Runner, RunsToTheEndWritingACheckpointAndOneHistoryLinePerIteration) {
 }
 
 TEST(Runner, ResumingWithoutACheckpointIsAClearError) {
-  Setup s;
+  SmallSearch s;
   test::QuadraticBowl bowl(s.optimum);
   try {
     Runner(s.options, bowl, {test::temp_dir("runner_empty"), true}).run(s.experts);
@@ -95,7 +95,7 @@ TEST(Runner, ResumingWithoutACheckpointIsAClearError) {
 }
 
 TEST(Runner, SigintFinishesTheIterationCheckpointsAndResumesToTheSameResult) {
-  Setup s;
+  SmallSearch s;
   test::QuadraticBowl plain(s.optimum);
   const fs::path reference_dir = test::temp_dir("runner_reference");
   Runner reference(s.options, plain, {reference_dir});
@@ -129,7 +129,7 @@ TEST(Runner, SigintFinishesTheIterationCheckpointsAndResumesToTheSameResult) {
 }
 
 TEST(Runner, ResumeRefusesChangedSearchOptionsButMayExtendTheRun) {
-  Setup s;
+  SmallSearch s;
   test::QuadraticBowl bowl(s.optimum);
   const fs::path run_dir = test::temp_dir("runner_options");
   Runner(s.options, bowl, {run_dir}).run(s.experts);
@@ -163,7 +163,7 @@ TEST(RunLock, ASecondSearchOnTheSameRunDirectoryIsRefused) {
       EXPECT_NE(message.find("another search"), std::string::npos) << message;
       EXPECT_NE(message.find(cat("pid ", ::getpid())), std::string::npos) << message;
     }
-    Setup s;
+    SmallSearch s;
     test::QuadraticBowl bowl(s.optimum);
     EXPECT_THROW(Runner(s.options, bowl, {run_dir}).run(s.experts), Error);
     EXPECT_FALSE(fs::exists(run_dir / "checkpoint"));
