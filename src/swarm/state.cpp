@@ -1,5 +1,7 @@
 #include "modelswarm/swarm/state.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -55,6 +57,13 @@ std::string to_string(StopReason reason) {
     case StopReason::kPatience: return "patience";
   }
   return "?";
+}
+
+State State::clone() const {
+  State copy = *this;
+  for (at::Tensor* t : {&copy.positions, &copy.velocities, &copy.personal_best, &copy.global_best, &copy.global_worst})
+    if (t->defined()) *t = t->clone();
+  return copy;
 }
 
 std::vector<int64_t> State::ranking() const {

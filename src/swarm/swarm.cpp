@@ -236,6 +236,11 @@ bool Swarm::step(State& s) const {
   return true;
 }
 
+void Swarm::update_stop_reason(State& state) const {
+  state.stop_reason = StopReason::kNone;
+  check_stop(state, options_);
+}
+
 void Swarm::run(State& state) const {
   while (step(state)) {
   }

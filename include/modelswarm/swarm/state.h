@@ -60,6 +60,8 @@ struct State {
   int64_t size() const { return positions.size(0); }
   int64_t dimension() const { return positions.size(1); }
   bool finished() const { return stop_reason != StopReason::kNone; }
+  /// A deep copy (at::Tensor copies share storage, and step() updates tensors in place).
+  State clone() const;
   /// Particle indices ordered by personal-best utility, best first (ties: lower index first).
   std::vector<int64_t> ranking() const;
 };

@@ -36,6 +36,10 @@ class Swarm {
   /// otherwise moves, evaluates, records history and sets state.stop_reason when it is done.
   bool step(State& state) const;
 
+  /// Sets (or clears) state.stop_reason from these options: lets a resumed run with a larger
+  /// max_iterations or patience continue a run that had stopped.
+  void update_stop_reason(State& state) const;
+
   /// Steps until finished.
   void run(State& state) const;
 

@@ -1,0 +1,44 @@
+// What a search leaves in its run directory besides checkpoints:
+//   best/            the global best g as a PEFT adapter
+//   top_k/<rank>/    the k best personal bests (rank 1 = best) as PEFT adapters
+//   report.json      the run's summary (search_summary + whatever the caller adds)
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "modelswarm/lora/expert_pool.h"
+#include "modelswarm/swarm/options.h"
+#include "modelswarm/swarm/state.h"
+
+namespace modelswarm::search {
+
+/// Maps a particle (D') to a full flat position (D) of the pool layout; identity in the
+/// parameter space, CoefficientProblem::to_positions in the coefficient space.
+using PositionMap = std::function<at::Tensor(const at::Tensor&)>;
+
+/// Writes one position (D) as a PEFT adapter directory (atomically); `metadata` goes under
+/// "modelswarm" in adapter_config.json.
+void write_particle_adapter(const std::filesystem::path& directory, const lora::PoolLayout& layout,
+                            const at::Tensor& position, const std::string& base_model_name_or_path,
+                            const nlohmann::json& metadata = nlohmann::json::object());
+
+/// Writes best/ and top_k/1..k (k capped at the swarm size); returns what was written, as
+/// [{"rank", "particle", "dev", "dir"}] with rank 0 meaning best/.
+nlohmann::json write_search_outputs(const std::filesystem::path& run_dir, const lora::PoolLayout& layout,
+                                    const swarm::State& state, int64_t top_k,
+                                    const std::string& base_model_name_or_path,
+                                    const PositionMap& to_position = nullptr);
+
+/// The swarm's part of report.json: seed, options, iterations, stopped_because, evaluations,
+/// restarts, best {"dev", "particle", "found_at_iteration"}, top_k [{"rank", "particle", "dev"}].
+nlohmann::json search_summary(const swarm::State& state, const swarm::Options& options, int64_t top_k);
+
+/// Writes RUN_DIR/report.json atomically (pretty-printed).
+void write_report(const std::filesystem::path& run_dir, const nlohmann::json& report);
+
+}  // namespace modelswarm::search
