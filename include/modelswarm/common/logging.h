@@ -12,6 +12,10 @@ enum class Verbosity { kQuiet, kNormal, kVerbose };
 /// Installs the stderr logger at the given level. Safe to call more than once.
 void setup_logging(Verbosity verbosity);
 
+/// Also writes every log line (debug included) to `path`, appending. Throws Error when the
+/// file cannot be opened.
+void add_log_file(const std::string& path);
+
 namespace log {
 void debug(const std::string& message);
 void info(const std::string& message);
