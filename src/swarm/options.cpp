@@ -32,6 +32,53 @@ void Options::validate() const {
           "drop_particle_probability", "must be in [0, 1)", drop_particle_probability);
 }
 
+nlohmann::json to_json(const Options& o) {
+  return {{"swarm_size", o.swarm_size},
+          {"max_iterations", o.max_iterations},
+          {"inertia", o.inertia},
+          {"cognitive", o.cognitive},
+          {"social", o.social},
+          {"repel", o.repel},
+          {"step_length", o.step_length},
+          {"step_decay", o.step_decay},
+          {"min_step_length", o.min_step_length},
+          {"patience", o.patience},
+          {"restart_patience", o.restart_patience},
+          {"weight_randomness", o.weight_randomness},
+          {"crossover_weight_range", {o.crossover_min, o.crossover_max}},
+          {"initial_velocity", to_string(o.initial_velocity)},
+          {"drop_iteration_probability", o.drop_iteration_probability},
+          {"drop_particle_probability", o.drop_particle_probability},
+          {"seed", o.seed}};
+}
+
+Options options_from_json(const nlohmann::json& j) {
+  try {
+    Options o;
+    o.swarm_size = j.at("swarm_size").get<int64_t>();
+    o.max_iterations = j.at("max_iterations").get<int64_t>();
+    o.inertia = j.at("inertia").get<double>();
+    o.cognitive = j.at("cognitive").get<double>();
+    o.social = j.at("social").get<double>();
+    o.repel = j.at("repel").get<double>();
+    o.step_length = j.at("step_length").get<double>();
+    o.step_decay = j.at("step_decay").get<double>();
+    o.min_step_length = j.at("min_step_length").get<double>();
+    o.patience = j.at("patience").get<int64_t>();
+    o.restart_patience = j.at("restart_patience").get<int64_t>();
+    o.weight_randomness = j.at("weight_randomness").get<bool>();
+    o.crossover_min = j.at("crossover_weight_range").at(0).get<double>();
+    o.crossover_max = j.at("crossover_weight_range").at(1).get<double>();
+    o.initial_velocity = parse_initial_velocity(j.at("initial_velocity").get<std::string>());
+    o.drop_iteration_probability = j.at("drop_iteration_probability").get<double>();
+    o.drop_particle_probability = j.at("drop_particle_probability").get<double>();
+    o.seed = j.at("seed").get<uint64_t>();
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("search options: ", e.what()));
+  }
+}
+
 InitialVelocity parse_initial_velocity(const std::string& name) {
   if (name == "random") return InitialVelocity::kRandom;
   if (name == "zero") return InitialVelocity::kZero;

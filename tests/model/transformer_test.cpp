@@ -9,6 +9,7 @@
 #include "modelswarm/lora/adapter.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/config.h"
+#include "model/random_model_fixture.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -154,63 +155,10 @@ TEST(ModelConfig, ErrorsNameTheFileAndKey) {
 // ---------------------------------------------------------------------------------------------
 // Invariants on a random in-memory Llama
 
-constexpr int64_t kVocab = 50, kDim = 32, kFfn = 40, kLayers = 2;
-
-Transformer random_llama(const std::map<std::string, at::Tensor>& overrides = {}) {
-  auto config = model::parse_model_config(
-      {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", kVocab}, {"hidden_size", kDim},
-       {"intermediate_size", kFfn}, {"num_hidden_layers", kLayers}, {"num_attention_heads", 4},
-       {"num_key_value_heads", 2}},
-      "random");
-  at::manual_seed(11);
-  std::map<std::string, at::Tensor> t;
-  t["model.embed_tokens.weight"] = at::randn({kVocab, kDim});
-  t["model.norm.weight"] = 1 + 0.1 * at::randn({kDim});
-  t["lm_head.weight"] = 0.2 * at::randn({kVocab, kDim});
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = cat("model.layers.", l, ".");
-    t[p + "input_layernorm.weight"] = 1 + 0.1 * at::randn({kDim});
-    t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * at::randn({kDim});
-    t[p + "self_attn.q_proj.weight"] = 0.2 * at::randn({kDim, kDim});
-    t[p + "self_attn.k_proj.weight"] = 0.2 * at::randn({16, kDim});
-    t[p + "self_attn.v_proj.weight"] = 0.2 * at::randn({16, kDim});
-    t[p + "self_attn.o_proj.weight"] = 0.2 * at::randn({kDim, kDim});
-    t[p + "mlp.gate_proj.weight"] = 0.2 * at::randn({kFfn, kDim});
-    t[p + "mlp.up_proj.weight"] = 0.2 * at::randn({kFfn, kDim});
-    t[p + "mlp.down_proj.weight"] = 0.2 * at::randn({kDim, kFfn});
-  }
-  for (const auto& [name, tensor] : overrides) t[name] = tensor;
-  return Transformer(config, t, c10::Device(c10::kCPU), at::kFloat, "random");
-}
-
-std::map<std::string, at::Tensor> weights_by_name(const Transformer& m) {
-  std::map<std::string, at::Tensor> t;
-  const auto& w = m.weights();
-  t["model.embed_tokens.weight"] = w.embed_tokens;
-  t["model.norm.weight"] = w.final_norm;
-  t["lm_head.weight"] = w.lm_head;
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    t[cat("model.layers.", l, ".input_layernorm.weight")] = w.layers[l].input_norm;
-    t[cat("model.layers.", l, ".post_attention_layernorm.weight")] = w.layers[l].post_attention_norm;
-    for (const auto& linear : w.layers[l].proj) t[linear.name + ".weight"] = linear.weight;
-  }
-  return t;
-}
-
-// Rank-R LoRA slots on all seven projections of every layer.
-lora::PoolLayout full_layout(const Transformer& m, int64_t rank) {
-  std::vector<lora::ModuleSlot> slots;
-  for (const auto& layer : m.weights().layers)
-    for (const auto& linear : layer.proj) {
-      lora::ModuleSlot s;
-      s.name = linear.name;
-      s.rank = rank;
-      s.out_features = linear.weight.size(0);
-      s.in_features = linear.weight.size(1);
-      slots.push_back(s);
-    }
-  return lora::PoolLayout(slots);
-}
+using test::full_layout;
+using test::random_llama;
+using test::weights_by_name;
+constexpr int64_t kVocab = test::kRandomVocab, kDim = test::kRandomDim, kFfn = test::kRandomFfn;
 
 TEST(TransformerInvariants, ParticleRowsEqualMergedWeights) {
   const Transformer model = random_llama();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,9 +18,11 @@ class Tokenizer {
  public:
   /// Loads tokenizer.json; throws Error naming the file and the problem.
   static Tokenizer from_file(const std::filesystem::path& tokenizer_json);
-  /// tokenizer.json of a model directory, with BOS/EOS/pad from tokenizer_config.json,
-  /// config.json and generation_config.json.
+  /// tokenizer.json of a model directory (or, without one, its SentencePiece tokenizer.model),
+  /// with BOS/EOS/pad from tokenizer_config.json, config.json and generation_config.json.
   static Tokenizer from_model_dir(const std::filesystem::path& directory);
+  /// An already parsed tokenizer.json; `source` names it in errors.
+  static Tokenizer from_json(const nlohmann::json& spec, const std::string& source);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

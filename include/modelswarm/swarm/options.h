@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace modelswarm::swarm {
@@ -33,6 +34,11 @@ struct Options {
   /// Throws ConfigError naming the field and the offending value.
   void validate() const;
 };
+
+/// The options under their config names ("search" keys); crossover as crossover_weight_range.
+nlohmann::json to_json(const Options& options);
+/// The inverse of to_json (for checkpoints); throws Error on a missing or mistyped key.
+Options options_from_json(const nlohmann::json& json);
 
 InitialVelocity parse_initial_velocity(const std::string& name);
 std::string to_string(InitialVelocity mode);
