@@ -78,7 +78,7 @@ TEST_P(ByteLevelBpe, AddSpecialTokensFollowsThePostProcessor) {
         << json(texts[first_edge_case + i]).dump();
 }
 
-INSTANTIATE_TEST_SUITE_P(Tokenizers, ByteLevelBpe, ::testing::Values("gpt2", "llama3", "qwen2"));
+INSTANTIATE_TEST_SUITE_P(Tokenizers, ByteLevelBpe, ::testing::Values("gpt2", "llama3", "qwen2", "roberta"));
 
 TEST(Tokenizer, MergesWrittenAsSpaceSeparatedStringsLoadTheSame) {
   MS_REQUIRE_SHARED();

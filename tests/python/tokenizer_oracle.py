@@ -1,7 +1,8 @@
 """Oracle for tests/formats/tokenizer_test.cpp and sentencepiece_test.cpp.
 
   tokenizer_oracle.py bytelevel OUT_DIR
-      Trains byte-level BPE tokenizers (GPT-2, Llama-3 and Qwen2 pre-tokenizer setups) with the
+      Trains byte-level BPE tokenizers (GPT-2, Llama-3 and Qwen2 pre-tokenizer setups, and a
+      RoBERTa-style variant of GPT-2's with add_prefix_space) with the
       `tokenizers` library on the string fields of ../shared/datasets/*.jsonl, saves each as
       OUT_DIR/<name>.json and writes OUT_DIR/expected.json: the texts and, per tokenizer, the
       library's ids (with and without special tokens) and decode(ids).
@@ -104,8 +105,18 @@ def train_bytelevel(name, texts):
 def bytelevel(out_dir):
     texts = dataset_texts() + EDGE_CASES
     expected = {"texts": texts, "tokenizers": {}}
-    for name in ("gpt2", "llama3", "qwen2"):
-        tokenizer = train_bytelevel(name, dataset_texts())
+    trained = {}
+    for name in ("gpt2", "llama3", "qwen2", "roberta"):
+        if name == "roberta":  # GPT-2's vocabulary with a prefix space and RoBERTa's <s> ... </s>
+            tokenizer = Tokenizer.from_str(trained["gpt2"].to_str())
+            tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
+            tokenizer.post_processor = processors.RobertaProcessing(
+                ("<|im_end|>", tokenizer.token_to_id("<|im_end|>")),  # sep
+                ("<|im_start|>", tokenizer.token_to_id("<|im_start|>")),  # cls
+            )
+        else:
+            tokenizer = train_bytelevel(name, dataset_texts())
+        trained[name] = tokenizer
         path = os.path.join(out_dir, name + ".json")
         tokenizer.save(path)
         encodings = tokenizer.encode_batch(texts, add_special_tokens=False)

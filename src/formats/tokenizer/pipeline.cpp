@@ -185,7 +185,7 @@ PreTokenizer make_pre_tokenizer(const json& spec, const std::string& source) {
     return [add_prefix_space, regex, source](std::vector<Piece>& pieces) {
       if (add_prefix_space)
         for (Piece& piece : pieces)
-          if (piece.text.empty() || piece.text[0] != ' ') piece.text.insert(0, " ");
+          if (piece.text.empty() || piece.text[0] != ' ') piece.text = " " + piece.text;
       if (regex)
         split_pieces(pieces, "Isolated", source, [&](const std::string& text) { return regex->find_all(text); });
       for (Piece& piece : pieces) piece.text = to_byte_level(piece.text);
@@ -212,16 +212,16 @@ PreTokenizer make_pre_tokenizer(const json& spec, const std::string& source) {
     MS_CHECK(scheme == "always" || scheme == "first" || scheme == "never", source,
              ": Metaspace prepend_scheme '", scheme, "' is not always/first/never");
     const bool split = spec.value("split", true);
-    return [replacement, scheme, split, source](std::vector<Piece>& pieces) {
+    const Pattern separator(json{{"String", replacement}}, source);
+    return [replacement, scheme, split, separator, source](std::vector<Piece>& pieces) {
       for (Piece& piece : pieces) {
         piece.text = replace_all(std::move(piece.text), " ", replacement);
         const bool prepend = scheme == "always" || (scheme == "first" && piece.at_start);
         if (prepend && piece.text.compare(0, replacement.size(), replacement) != 0)
-          piece.text.insert(0, replacement);
+          piece.text = replacement + piece.text;
       }
       if (split)
-        split_pieces(pieces, "MergedWithNext", source,
-                     [&](const std::string& text) { return Pattern(json{{"String", replacement}}, source).matches(text); });
+        split_pieces(pieces, "MergedWithNext", source, [&](const std::string& text) { return separator.matches(text); });
     };
   }
   unsupported(source, "pre_tokenizer", type);
