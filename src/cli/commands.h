@@ -13,6 +13,9 @@ using CommandRunner = std::function<int()>;
 CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_search_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
+CommandRunner add_convert_command(CLI::App& app);
+CommandRunner add_generate_command(CLI::App& app);
+CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_eval_command(CLI::App& app);
 
 }  // namespace modelswarm::cli

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "modelswarm/common/error.h"
+#include "model/host_to_device.h"
 
 namespace modelswarm::model {
 namespace {
@@ -84,19 +85,20 @@ at::Tensor score_loglikelihood(const Transformer& model, const lora::PoolLayout*
     if (tokens_processed) *tokens_processed += rows * T;
     if (flat_index.empty()) continue;  // only empty continuations: their sums stay 0
 
-    const at::Tensor valid_d = valid.to(device);
-    if (with_lora) lora.row_particle = row_particle.to(device);
-    const at::Tensor hidden = model.hidden_states(tokens.to(device), positions_from_valid(valid_d), valid_d, nullptr,
-                                                  with_lora ? &lora : nullptr);  // (b,T,D)
-    const at::Tensor picked =
-        hidden.reshape({rows * T, -1}).index_select(0, at::tensor(flat_index, at::kLong).to(device));  // (N,D)
-    const at::Tensor log_probs = at::log_softmax(model.logits(picked), -1);                             // (N,V)
-    const at::Tensor token_lp =
-        log_probs.gather(1, at::tensor(targets, at::kLong).to(device).unsqueeze(1)).squeeze(1);  // (N)
-    const at::Tensor row_sums = at::zeros({rows}, scores.options())
-                                    .index_add_(0, at::tensor(token_row, at::kLong).to(device),
-                                                token_lp.to(at::kDouble));  // (b)
-    scores.index_copy_(0, out_slot.to(device), row_sums);
+    const at::Tensor valid_d = host_to_device(valid, device);                                   // (b,T)
+    const at::Tensor flat_d = host_to_device(at::tensor(flat_index, at::kLong), device);         // (N)
+    const at::Tensor targets_d = host_to_device(at::tensor(targets, at::kLong), device);         // (N)
+    const at::Tensor token_row_d = host_to_device(at::tensor(token_row, at::kLong), device);     // (N)
+    if (with_lora) lora.row_particle = host_to_device(row_particle, device);                    // (b)
+
+    const at::Tensor hidden = model.hidden_states(host_to_device(tokens, device), positions_from_valid(valid_d),
+                                                  valid_d, nullptr, with_lora ? &lora : nullptr);  // (b,T,D)
+    const at::Tensor picked = hidden.reshape({rows * T, -1}).index_select(0, flat_d);              // (N,D)
+    const at::Tensor log_probs = at::log_softmax(model.logits(picked), -1);                        // (N,V)
+    const at::Tensor token_lp = log_probs.gather(1, targets_d.unsqueeze(1)).squeeze(1);           // (N)
+    const at::Tensor row_sums =
+        at::zeros({rows}, scores.options()).index_add_(0, token_row_d, token_lp.to(at::kDouble));  // (b)
+    scores.index_copy_(0, host_to_device(out_slot, device), row_sums);
   }
   return scores.view({P, R}).cpu();
 }

@@ -8,7 +8,8 @@ non-zero random B) and OUT_DIR/<name>/reference.safetensors holding a fixed batc
 padding and the fp32 logits of the base model and of the model with the adapter:
   ids (B,T) int64, valid (B,T) int64 (1 = real token), positions (B,T) int64,
   logits_base (B,T,V) float32, logits_lora (B,T,V) float32.
-Row 0 is full, row 1 right-padded, row 2 left-padded; positions count real tokens, as
+The llama model directory also gets a 64-token SentencePiece-style tokenizer.json (for the
+evaluator's tests). Row 0 is full, row 1 right-padded, row 2 left-padded; positions count real tokens, as
 transformers' generate() does.
 """
 import os
@@ -17,6 +18,7 @@ import sys
 import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import save_file
+from tokenizers import Tokenizer, decoders, models, normalizers, processors
 from transformers import (GemmaConfig, GemmaForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig,
                           MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
@@ -39,6 +41,24 @@ MODELS = {
     "gemma": (GemmaConfig, GemmaForCausalLM, dict(COMMON, head_dim=16)),
     "llama_tied": (LlamaConfig, LlamaForCausalLM, dict(COMMON, tie_word_embeddings=True, num_key_value_heads=4)),
 }
+
+
+def tiny_tokenizer():
+    """A 64-piece SentencePiece-style BPE over lowercase text, ids matching the models' vocabulary."""
+    pieces = ["<unk>", "<s>", "</s>", "▁"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    pieces += [str(d) for d in range(10)] + [".", ",", "!", "?"]
+    merges = [("▁", "t"), ("h", "e"), ("▁t", "he"), ("i", "n"), ("a", "n"), ("e", "r"), ("o", "n"),
+              ("▁", "a"), ("a", "t"), ("e", "n"), ("o", "r"), ("e", "s"), ("e", "d"), ("▁", "s"),
+              ("▁", "w"), ("▁", "o"), ("n", "d"), ("o", "u"), ("i", "s"), ("i", "t")]
+    pieces += [a + b for a, b in merges]
+    assert len(pieces) == VOCAB
+    tokenizer = Tokenizer(models.BPE({p: i for i, p in enumerate(pieces)}, merges, unk_token="<unk>", fuse_unk=True))
+    tokenizer.add_special_tokens(["<unk>", "<s>", "</s>"])
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tokenizer.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                           decoders.Strip(content=" ", left=1)])
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s>:0 $A:0", special_tokens=[("<s>", 1)])
+    return tokenizer
 
 
 def batch():
@@ -64,6 +84,8 @@ def main() -> None:
                     p.copy_(torch.randn_like(p) * 0.3 + (0.0 if name == "gemma" else 1.0))
         model_dir = os.path.join(out, name, "model")
         model.save_pretrained(model_dir)
+        if name == "llama":
+            tiny_tokenizer().save(os.path.join(model_dir, "tokenizer.json"))
         with torch.no_grad():
             base = model(input_ids=ids, attention_mask=valid, position_ids=positions).logits.float()
         peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=LINEAR,

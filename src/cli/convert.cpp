@@ -1,0 +1,40 @@
+// `modelswarm convert llama2c MODEL.bin TOKENIZER.model OUT_DIR`: other checkpoint formats to a
+// Hugging Face model directory that the engine, transformers and PEFT all load.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "modelswarm/common/error.h"
+#include "modelswarm/common/logging.h"
+#include "modelswarm/formats/llama2c.h"
+
+namespace modelswarm::cli {
+
+namespace {
+struct ConvertOptions {
+  std::string model_bin;
+  std::string tokenizer_model;
+  std::string out_dir;
+};
+}  // namespace
+
+CommandRunner add_convert_command(CLI::App& app) {
+  auto opts = std::make_shared<ConvertOptions>();
+  CLI::App* sub = app.add_subcommand("convert", "Convert a checkpoint into a Hugging Face model directory");
+  sub->require_subcommand(1);
+  CLI::App* llama2c = sub->add_subcommand(
+      "llama2c", "A llama2.c checkpoint (legacy version 0, e.g. stories260K.bin) and its SentencePiece tokenizer");
+  llama2c->add_option("MODEL_BIN", opts->model_bin, "llama2.c checkpoint (.bin)")->required();
+  llama2c->add_option("TOKENIZER_MODEL", opts->tokenizer_model, "SentencePiece model (.model)")->required();
+  llama2c->add_option("OUT_DIR", opts->out_dir, "Model directory to write (replaced atomically if it exists)")
+      ->required();
+  return [opts]() -> int {
+    llama2c::convert(opts->model_bin, opts->tokenizer_model, opts->out_dir);
+    log::info(cat("wrote ", opts->out_dir, " (LlamaForCausalLM from ", opts->model_bin, ")"));
+    return 0;
+  };
+}
+
+}  // namespace modelswarm::cli
