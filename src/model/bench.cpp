@@ -227,7 +227,8 @@ BenchReport run_bench(const BenchOptions& o) {
   r.particle_dim = layout.dim();
   const at::Tensor particles = at::randn({P, layout.dim()}, options).mul_(0.01);
   double lora_flops_per_token = 0;
-  for (const auto& slot : layout.slots()) lora_flops_per_token += 2.0 * slot.rank * (slot.in_features + slot.out_features);
+  for (const auto& slot : layout.slots())
+    lora_flops_per_token += 2.0 * slot.rank * (slot.in_features + slot.out_features);
   {
     const at::Tensor all_tokens = tokens.repeat({P, 1}), all_valid = valid.repeat({P, 1});
     const LoraBatch lora{&layout, particles,
@@ -292,7 +293,7 @@ std::string BenchReport::to_text() const {
   std::ostringstream out;
   out << "model   " << options.preset << ": Llama L " << config.num_hidden_layers << ", D " << config.hidden_size
       << ", F " << config.intermediate_size << ", H " << config.num_attention_heads << "/" << config.num_key_value_heads
-      << " kv, V " << config.vocab_size << ", " << human(static_cast<double>(parameters), "") << "params (random)\n"
+      << " kv, V " << config.vocab_size << ", " << static_cast<double>(parameters) / 1e6 << "M parameters (random)\n"
       << "run     " << device << " " << dtype << ", batch " << options.batch << " x seq " << options.seq << ", "
       << options.particles << " particles of LoRA rank " << options.rank << " on all linear modules (D = "
       << particle_dim << ")\n"

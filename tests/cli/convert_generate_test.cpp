@@ -29,7 +29,8 @@ TEST(ConvertGenerateCli, GreedyContinuationIsLlama2cs) {
   const fs::path model = convert_stories(test::temp_dir("cli") / "stories260K");
   const json reference = json::parse(read_file(stories() / "forward_reference.json"));
   for (const json& c : reference["cases"]) {
-    const auto r = test::run_cli({"-q", "generate", "--model", model.string(), "--prompt", c["prompt"],
+    const std::string prompt = c["prompt"];
+    const auto r = test::run_cli({"-q", "generate", "--model", model.string(), "--prompt", prompt,
                                   "--max-new-tokens", "40", "--device", "cpu"});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output, c["greedy_text"].get<std::string>() + "\n") << c["prompt"];

@@ -135,11 +135,13 @@ TEST(Llama2cCheckpoint, NegativeVocabMeansSeparateClassifier) {
 TEST(Llama2cCheckpoint, SizeMustMatchTheHeaderExactly) {
   const fs::path dir = test::temp_dir("ckpt");
   const int64_t n = float_count(kTiny);
-  const std::string truncated = error_of([&] { llama2c::read_header(write_checkpoint(dir / "short.bin", kTiny, n - 1)); });
+  const std::string truncated =
+      error_of([&] { llama2c::read_header(write_checkpoint(dir / "short.bin", kTiny, n - 1)); });
   EXPECT_NE(truncated.find((dir / "short.bin").string()), std::string::npos) << truncated;
   EXPECT_NE(truncated.find(cat("implies ", 28 + 4 * n, " bytes")), std::string::npos) << truncated;
 
-  const std::string trailing = error_of([&] { llama2c::read_header(write_checkpoint(dir / "long.bin", kTiny, n + 3)); });
+  const std::string trailing =
+      error_of([&] { llama2c::read_header(write_checkpoint(dir / "long.bin", kTiny, n + 3)); });
   EXPECT_NE(trailing.find(cat("file is ", 28 + 4 * (n + 3), " bytes")), std::string::npos) << trailing;
 
   // The header claims one more layer than the data holds.
