@@ -27,6 +27,7 @@ int run_cli(int argc, char** argv) {
   add(cli::add_inspect_command);
   add(cli::add_search_command);
   add(cli::add_report_command);
+  add(cli::add_eval_command);
 
   try {
     app.parse(argc, argv);
