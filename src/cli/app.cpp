@@ -30,6 +30,7 @@ int run_cli(int argc, char** argv) {
   add(cli::add_convert_command);
   add(cli::add_generate_command);
   add(cli::add_bench_command);
+  add(cli::add_eval_command);
 
   try {
     app.parse(argc, argv);

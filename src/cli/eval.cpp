@@ -98,7 +98,12 @@ int run_eval(const EvalParams& params) {
   const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
   utility::UtilityContext context;
   context.base_dir = config.source.parent_path().empty() ? fs::path(".") : config.source.parent_path();
-  context.load_model = [engine](const fs::path& dir) { return model::load_evaluator(dir, nullptr, engine); };
+  context.load_model = [engine](const fs::path& dir) {
+    utility::LoadedModel judge;
+    judge.evaluator = model::load_evaluator(dir, nullptr, engine);
+    judge.encoder = utility::tokenizer_encoder(*judge.evaluator);
+    return judge;
+  };
   auto utility = utility::make_utility(config.utility, config.source.string(), context);
   const utility::UtilityInfo info = utility->info();
 

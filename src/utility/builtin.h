@@ -14,6 +14,7 @@ void register_generation();
 void register_likelihood();
 void register_command();
 void register_composite();
+void register_judge();
 
 /// Token ids of a utility's splits, built once per tokenizer.
 template <typename Prepared>

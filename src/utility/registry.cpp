@@ -29,6 +29,7 @@ void register_builtin_utilities() {
   register_likelihood();
   register_command();
   register_composite();
+  register_judge();
 }
 
 void ensure_builtins() {

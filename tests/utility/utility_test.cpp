@@ -421,3 +421,54 @@ TEST(UtilityExamples, EveryExampleConfigBuildsItsUtility) {
 
 }  // namespace
 }  // namespace modelswarm
+
+namespace modelswarm {
+namespace {
+
+TEST(UtilityJudge, RatingsByASecondModelWithParseFailuresAtTheMinimum) {
+  const fs::path dir = test::temp_dir("judge");
+  write_text_atomic(dir / "asks.jsonl", "{\"prompt\": \"story\", \"topic\": \"cats\"}\n{\"prompt\": \"poem\", \"topic\": \"dogs\"}\n");
+  // Particle 0 writes "great" then "meh"; particle 1 "huge" then "bad".
+  ScriptedEvaluator ev;
+  ev.generator = [](int64_t p, const std::string& prompt) -> std::string {
+    const bool story = prompt.find("story") != std::string::npos;
+    return p == 0 ? (story ? "great" : "meh") : (story ? "huge" : "bad");
+  };
+  ScriptedEvaluator* judge = nullptr;
+  int loads = 0;
+  utility::UtilityContext context{dir, [&](const fs::path& path) {
+                                    ++loads;
+                                    EXPECT_EQ(path, dir / "judge-model");
+                                    auto e = std::make_unique<ScriptedEvaluator>();
+                                    judge = e.get();
+                                    e->generator = [](int64_t p, const std::string& prompt) -> std::string {
+                                      EXPECT_EQ(p, -1) << "the judge runs as a base model";
+                                      if (prompt.find("[great]") != std::string::npos) return "Nice. Rating: 9/10";
+                                      if (prompt.find("[meh]") != std::string::npos) return "Rating: 4.5 / 10";
+                                      if (prompt.find("[huge]") != std::string::npos) return "Rating: 12/10";
+                                      return "I cannot rate this.";
+                                    };
+                                    return utility::LoadedModel{std::move(e), std::make_unique<ByteEncoder>()};
+                                  }};
+  const json config = {{"type", "judge"},
+                       {"data", {{"path", "asks.jsonl"}, {"shuffle", false}}},
+                       {"judge", {{"model", "judge-model"}, {"prompt_template", "Rate {topic} {prompt}: [{output}]"}}}};
+  auto u = utility::make_utility(config, "task.json", context);
+  EXPECT_EQ(loads, 0) << "the judge loads on first use, not while the config is checked";
+  ByteEncoder enc;
+  const auto s = u->score(ev, enc, test::particles(2), Split::kDev);
+  EXPECT_DOUBLE_EQ(s.utility[0], (9 + 4.5) / 2);
+  EXPECT_DOUBLE_EQ(s.utility[1], (10 + 1) / 2.0);  // 12 clamps to 10; no rating = 1
+  EXPECT_EQ(judge->generate_calls, 1) << "all particles' outputs in one judge pass";
+  u->score(ev, enc, test::particles(2), Split::kDev);
+  EXPECT_EQ(loads, 1);
+  const std::string m = message_of<ConfigError>([&] {
+    utility::make_utility({{"type", "judge"}, {"data", {{"path", "asks.jsonl"}}},
+                           {"judge", {{"model", "j"}, {"prompt_template", "{reply}"}}}},
+                          "task.json", context);
+  });
+  EXPECT_NE(m.find("task.json: utility.judge.prompt_template: names {reply}"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace modelswarm

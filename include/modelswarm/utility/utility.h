@@ -74,11 +74,18 @@ class Utility {
 /// The evaluator's tokenizer as a TokenEncoder (valid while the evaluator lives).
 std::unique_ptr<TokenEncoder> tokenizer_encoder(model::Evaluator& evaluator);
 
+/// A second model (the LLM judge) with its tokenizer.
+struct LoadedModel {
+  std::unique_ptr<model::Evaluator> evaluator;
+  std::unique_ptr<TokenEncoder> encoder;  // declared after: destroyed before the evaluator it wraps
+};
+
 /// What a utility may need besides its own config object.
 struct UtilityContext {
   std::filesystem::path base_dir;  // relative paths resolve here (the config file's directory)
-  /// Loads a second model (LLM judge); defaults to model::load_evaluator on the base model's device.
-  std::function<std::unique_ptr<model::Evaluator>(const std::filesystem::path&)> load_model;
+  /// Loads a second model (judge) on first use; commands that cannot leave it empty, and a judge
+  /// utility then fails when it scores.
+  std::function<LoadedModel(const std::filesystem::path&)> load_model;
 };
 
 using UtilityFactory = std::function<std::unique_ptr<Utility>(JsonReader& config, const UtilityContext& context)>;
