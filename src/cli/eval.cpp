@@ -96,15 +96,7 @@ int run_eval(const EvalParams& params) {
   const auto start = std::chrono::steady_clock::now();
   const TaskConfig config = TaskConfig::load(params.config);
   const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
-  utility::UtilityContext context;
-  context.base_dir = config.source.parent_path().empty() ? fs::path(".") : config.source.parent_path();
-  context.load_model = [engine](const fs::path& dir) {
-    utility::LoadedModel judge;
-    judge.evaluator = model::load_evaluator(dir, nullptr, engine);
-    judge.encoder = utility::tokenizer_encoder(*judge.evaluator);
-    return judge;
-  };
-  auto utility = utility::make_utility(config.utility, config.source.string(), context);
+  auto utility = utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine));
   const utility::UtilityInfo info = utility->info();
 
   std::vector<fs::path> dirs;

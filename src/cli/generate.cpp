@@ -35,16 +35,6 @@ struct GenerateOptions {
   std::string dtype = "auto";
 };
 
-// Decoding only the new tokens would lose a leading space (SentencePiece decoders strip the
-// first one), so decode prompt + continuation and drop the decoded prompt.
-std::string continuation_text(const tokenizer::Tokenizer& tok, const std::vector<int64_t>& prompt,
-                              const std::vector<int64_t>& generated) {
-  std::vector<int64_t> all = prompt;
-  all.insert(all.end(), generated.begin(), generated.end());
-  const std::string full = tok.decode(all), prefix = tok.decode(prompt);
-  if (full.compare(0, prefix.size(), prefix) == 0) return full.substr(prefix.size());
-  return tok.decode(generated);
-}
 
 int run_generate(const GenerateOptions& o) {
   configure_threads();
@@ -81,7 +71,7 @@ int run_generate(const GenerateOptions& o) {
   sampling.eos_ids = tok.eos_ids();
   for (int64_t id : model.config().eos_token_ids) sampling.eos_ids.push_back(id);
   const auto generated = model::generate_ids(model, {prompt}, o.adapter_dir.empty() ? nullptr : &lora, sampling);
-  std::cout << continuation_text(tok, prompt, generated.at(0)) << std::endl;
+  std::cout << tok.decode_continuation(prompt, generated.at(0)) << std::endl;
   return 0;
 }
 

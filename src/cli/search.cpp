@@ -4,6 +4,9 @@
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/config/task_config.h"
+#include "modelswarm/model/evaluator.h"
+#include "modelswarm/search/search_job.h"
+#include "modelswarm/utility/utility.h"
 
 namespace modelswarm::cli {
 
@@ -13,26 +16,47 @@ CommandRunner add_search_command(CLI::App& app) {
     bool resume = false;
     bool json = false;
     bool validate_only = false;
+    double expect_min_utility = 0;
   };
   auto params = std::make_shared<Params>();
   CLI::App* sub = app.add_subcommand("search", "Run Model Swarms as described by a task config");
   sub->add_option("--config", params->config, "Task config (JSON; schema in configs/README.md)")
       ->required()
       ->check(CLI::ExistingFile);
-  sub->add_flag("--resume", params->resume, "Continue the run found in the config's output.dir");
+  sub->add_flag("--resume", params->resume, "Continue the run found in the config's output.dir from its checkpoint");
   sub->add_flag("--json", params->json, "Print a JSON summary on stdout at the end");
-  sub->add_flag("--validate-only", params->validate_only, "Check the config and exit");
+  sub->add_flag("--validate-only", params->validate_only, "Check the config (and its utility's data) and exit");
+  auto* expect = sub->add_option("--expect-min-utility", params->expect_min_utility,
+                                 "Exit with code 3 when the best dev utility is below this (CI regression runs)");
 
-  return [params]() {
+  return [params, expect]() {
     TaskConfig config = TaskConfig::load(params->config);
-    log::info(cat("config ", params->config, ": base ", config.base_model.string(), ", ",
-                  config.experts.size(), " experts, swarm of ", config.search.swarm_size, ", up to ",
-                  config.search.max_iterations, " iterations"));
     if (params->validate_only) {
+      const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
+      utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine));
       std::cout << "config OK: " << params->config << "\n";
       return 0;
     }
-    throw Error("the search itself is not implemented in this build yet (config is valid)");
+    search::SearchFlags flags;
+    flags.resume = params->resume;
+    if (expect->count() > 0) flags.expect_min_utility = params->expect_min_utility;
+    auto result = search::run_search(config, flags);
+    if (params->json) {
+      nlohmann::json summary = {{"best", result.report["best"]},
+                                {"experts", result.report["experts"]},
+                                {"uniform_average", result.report["uniform_average"]},
+                                {"improvement", result.report["improvement"]},
+                                {"iterations", result.report["iterations"]},
+                                {"stopped_because", result.report["stopped_because"]},
+                                {"wall_time_s", result.report["wall_time_s"]},
+                                {"run_dir", config.output_dir.string()},
+                                {"exit_code", result.exit_code}};
+      std::cout << summary.dump() << "\n";
+    } else {
+      std::cout << "best adapter: " << (config.output_dir / "best").string() << "\n"
+                << "report: " << (config.output_dir / "report.html").string() << "\n";
+    }
+    return result.exit_code;
   };
 }
 

@@ -252,6 +252,15 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_special_t
   return ids;
 }
 
+std::string Tokenizer::decode_continuation(const std::vector<int64_t>& prompt,
+                                           const std::vector<int64_t>& continuation) const {
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), continuation.begin(), continuation.end());
+  const std::string full = decode(all), prefix = decode(prompt);
+  if (full.compare(0, prefix.size(), prefix) == 0) return full.substr(prefix.size());
+  return decode(continuation);
+}
+
 std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());

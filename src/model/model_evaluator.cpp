@@ -87,13 +87,13 @@ class ModelEvaluator final : public Evaluator {
       if (with_lora) lora.row_particle = at::tensor(particle_of_row, at::kLong).to(model_.device());
       StopCheck stop;
       if (!options.stop.empty())
-        stop = [&](int64_t, const std::vector<int64_t>& generated) {
-          return first_stop(tokenizer_.decode(generated), options.stop) != std::string::npos;
+        stop = [&](int64_t row, const std::vector<int64_t>& generated) {
+          return first_stop(tokenizer_.decode_continuation(prompts[row], generated), options.stop) != std::string::npos;
         };
       const auto generated = generate_ids(model_, prompts, with_lora ? &lora : nullptr, sampling, stop);
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t row = first + i;
-        std::string text = tokenizer_.decode(generated[i]);
+        std::string text = tokenizer_.decode_continuation(prompts[i], generated[i]);
         const size_t cut = first_stop(text, options.stop);
         if (cut != std::string::npos) text.resize(cut);
         out[row % P][order[row / P]] = std::move(text);

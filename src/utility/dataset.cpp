@@ -311,6 +311,7 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     ex.fields = rec.fields;
     for (const auto& rf : roles) {
       const nlohmann::json* v = find_field(rf, rec.fields, ex.location, role_where(rf.role));
+      if (!v && rf.role != Role::kPrompt) continue;  // an optional role this record lacks
       switch (rf.role) {
         case Role::kPrompt:
           if (prompt_template) ex.prompt = render_template(*prompt_template, rec.fields, ex.location);
@@ -329,6 +330,7 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     for (const auto& rf : roles) {
       if (rf.role != Role::kGold) continue;
       const nlohmann::json* v = find_field(rf, rec.fields, ex.location, role_where(rf.role));
+      if (!v) continue;
       const auto gold = parse_gold(*v, ex.choices);
       if (!gold)
         throw Error(cat(ex.location, ": gold ", v->dump(), " is neither an index, a letter nor one of the choices"));

@@ -16,16 +16,23 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// The oracle's trained tokenizers and expected outputs, generated once per test process.
+// The oracle's trained tokenizers and expected outputs, generated once for all test processes.
+fs::path oracle_dir() {
+  static const fs::path dir = test::cached_oracle("tokenizer-bytelevel", "tokenizer_oracle.py", {"bytelevel"});
+  return dir;
+}
+
 const json& oracle() {
   static const json expected = [] {
-    const fs::path dir = test::temp_dir("bytelevel_oracle");
-    if (!test::run_python("tokenizer_oracle.py", {"bytelevel", dir.string()})) return json();
-    std::ifstream in(dir / "expected.json");
+    if (oracle_dir().empty()) return json();
+    std::ifstream in(oracle_dir() / "expected.json");
     return json::parse(in);
   }();
   return expected;
 }
+
+// A trained tokenizer file named by the oracle (relative to its output directory).
+std::string oracle_file(const json& entry) { return (oracle_dir() / entry["file"].get<std::string>()).string(); }
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -60,7 +67,7 @@ TEST_P(ByteLevelBpe, MatchesTokenizersLibraryOnDatasetsAndEdgeCases) {
   const json& expected = oracle();
   ASSERT_FALSE(expected.is_null());
   const json& reference = expected["tokenizers"][GetParam()];
-  const Tokenizer tokenizer = Tokenizer::from_file(reference["file"].get<std::string>());
+  const Tokenizer tokenizer = Tokenizer::from_file(oracle_file(reference));
   expect_matches_library(tokenizer, reference, expected["texts"]);
 }
 
@@ -69,7 +76,7 @@ TEST_P(ByteLevelBpe, AddSpecialTokensFollowsThePostProcessor) {
   const json& expected = oracle();
   ASSERT_FALSE(expected.is_null());
   const json& reference = expected["tokenizers"][GetParam()];
-  const Tokenizer tokenizer = Tokenizer::from_file(reference["file"].get<std::string>());
+  const Tokenizer tokenizer = Tokenizer::from_file(oracle_file(reference));
   const json& texts = expected["texts"];
   const size_t first_edge_case = texts.size() - reference["ids_with_special"].size();
   for (size_t i = 0; i < reference["ids_with_special"].size(); ++i)
@@ -85,7 +92,7 @@ TEST(Tokenizer, MergesWrittenAsSpaceSeparatedStringsLoadTheSame) {
   const json& expected = oracle();
   ASSERT_FALSE(expected.is_null());
   const json& reference = expected["tokenizers"]["gpt2"];
-  std::ifstream in(reference["file"].get<std::string>());
+  std::ifstream in(oracle_file(reference));
   json spec = json::parse(in);
   for (auto& merge : spec["model"]["merges"]) merge = merge[0].get<std::string>() + " " + merge[1].get<std::string>();
   const Tokenizer tokenizer = Tokenizer::from_json(spec, "gpt2 with string merges");
@@ -96,7 +103,7 @@ TEST(Tokenizer, EncodesTheDatasetsQuickly) {
   MS_REQUIRE_SHARED();
   const json& expected = oracle();
   ASSERT_FALSE(expected.is_null());
-  const Tokenizer tokenizer = Tokenizer::from_file(expected["tokenizers"]["llama3"]["file"].get<std::string>());
+  const Tokenizer tokenizer = Tokenizer::from_file(oracle_file(expected["tokenizers"]["llama3"]));
   std::vector<std::string> texts;
   size_t bytes = 0;
   for (const auto& text : expected["texts"]) bytes += texts.emplace_back(text.get<std::string>()).size();
@@ -115,7 +122,7 @@ TEST(Tokenizer, ModelDirectoryGivesBosEosAndPadFromItsConfigs) {
   const json& expected = oracle();
   ASSERT_FALSE(expected.is_null());
   const fs::path dir = test::temp_dir("model");
-  fs::copy_file(expected["tokenizers"]["qwen2"]["file"].get<std::string>(), dir / "tokenizer.json");
+  fs::copy_file(oracle_file(expected["tokenizers"]["qwen2"]), dir / "tokenizer.json");
   write_file(dir / "tokenizer_config.json",
              R"({"bos_token": {"content": "<|im_start|>", "lstrip": false}, "eos_token": "<|im_end|>",
                  "pad_token": "<|endoftext|>"})");

@@ -122,7 +122,7 @@ def bytelevel(out_dir):
         encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
         ids = [e.ids for e in encodings]
         expected["tokenizers"][name] = {
-            "file": path,
+            "file": name + ".json",  # relative to the output directory
             "ids": ids,
             "ids_with_special": [e.ids for e in tokenizer.encode_batch(EDGE_CASES, add_special_tokens=True)],
             "decoded": tokenizer.decode_batch(ids, skip_special_tokens=False),

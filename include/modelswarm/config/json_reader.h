@@ -73,7 +73,7 @@ T JsonReader::convert(const std::string& key, const nlohmann::json& v) const {
   } else if constexpr (std::is_integral_v<T>) {
     if (!v.is_number_integer()) mismatch("an integer");
     if constexpr (std::is_unsigned_v<T>) {
-      if (v.is_number_integer() && !v.is_number_unsigned()) fail(key, cat("must not be negative, got ", v.dump()));
+      if (!v.is_number_unsigned() && v.get<int64_t>() < 0) fail(key, cat("must not be negative, got ", v.dump()));
     }
     return v.get<T>();
   } else if constexpr (std::is_floating_point_v<T>) {

@@ -31,6 +31,10 @@ class Tokenizer {
   /// Token ids of `text`; with add_special_tokens, the BOS the model expects (post-processor).
   std::vector<int64_t> encode(std::string_view text, bool add_special_tokens = false) const;
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = true) const;
+  /// The text `continuation` adds after `prompt`. Decoding the new ids alone would lose a
+  /// leading space (SentencePiece decoders strip the first one), so this decodes prompt +
+  /// continuation and drops the decoded prompt.
+  std::string decode_continuation(const std::vector<int64_t>& prompt, const std::vector<int64_t>& continuation) const;
 
   int64_t vocab_size() const;  // largest id + 1, added tokens included
   std::optional<int64_t> token_to_id(const std::string& token) const;

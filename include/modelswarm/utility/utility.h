@@ -22,6 +22,7 @@ class JsonReader;
 }
 namespace modelswarm::model {
 class Evaluator;
+struct EngineOptions;
 }
 
 namespace modelswarm::utility {
@@ -87,6 +88,10 @@ struct UtilityContext {
   /// utility then fails when it scores.
   std::function<LoadedModel(const std::filesystem::path&)> load_model;
 };
+
+/// The context of a task config: relative paths resolve from the config file's directory, and a
+/// second model (judge) is loaded by the engine with `engine` options.
+UtilityContext task_context(const std::filesystem::path& config_file, const model::EngineOptions& engine);
 
 using UtilityFactory = std::function<std::unique_ptr<Utility>(JsonReader& config, const UtilityContext& context)>;
 
