@@ -310,13 +310,14 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     ex.location = record_location(task.path, rec);
     ex.fields = rec.fields;
     for (const auto& rf : roles) {
+      if (rf.role == Role::kPrompt && prompt_template) {
+        ex.prompt = render_template(*prompt_template, rec.fields, ex.location);
+        continue;
+      }
       const nlohmann::json* v = find_field(rf, rec.fields, ex.location, role_where(rf.role));
-      if (!v && rf.role != Role::kPrompt) continue;  // an optional role this record lacks
+      if (!v) continue;  // an optional role this record lacks
       switch (rf.role) {
-        case Role::kPrompt:
-          if (prompt_template) ex.prompt = render_template(*prompt_template, rec.fields, ex.location);
-          else if (v) ex.prompt = expect_text(*v, ex.location, "the prompt");
-          break;
+        case Role::kPrompt: ex.prompt = expect_text(*v, ex.location, "the prompt"); break;
         case Role::kChoices:
           if (!v->is_array() || v->empty())
             throw Error(cat(ex.location, ": choices must be a non-empty array of strings, got ", v->dump()));
@@ -330,7 +331,6 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     for (const auto& rf : roles) {
       if (rf.role != Role::kGold) continue;
       const nlohmann::json* v = find_field(rf, rec.fields, ex.location, role_where(rf.role));
-      if (!v) continue;
       const auto gold = parse_gold(*v, ex.choices);
       if (!gold)
         throw Error(cat(ex.location, ": gold ", v->dump(), " is neither an index, a letter nor one of the choices"));

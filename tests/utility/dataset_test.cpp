@@ -106,6 +106,12 @@ TEST(UtilityDataset, ContextContinuationAndQuestionAnswerLayouts) {
   auto qa = load(dir, {{"path", "qa.jsonl"}}, {Role::kPrompt, Role::kAnswer});
   EXPECT_EQ(qa.dev[0].prompt, "How many?");
   EXPECT_EQ(qa.dev[0].answer, "42");
+  // Optional roles may be absent; a template replaces the prompt field.
+  write(dir, "story.jsonl", "{\"topic\": \"cats\"}\n");
+  auto templated = load(dir, {{"path", "story.jsonl"}, {"prompt_template", "A story about {topic}:"}}, {Role::kPrompt},
+                        {Role::kAnswer});
+  EXPECT_EQ(templated.dev[0].prompt, "A story about cats:");
+  EXPECT_EQ(templated.dev[0].answer, "");
   write(dir, "text.jsonl", "{\"text\": \"Once upon a time\"}\n");
   auto plain = load(dir, {{"path", "text.jsonl"}}, {Role::kContinuation}, {Role::kPrompt});
   EXPECT_EQ(plain.dev[0].prompt, "");
