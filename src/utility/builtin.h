@@ -6,6 +6,7 @@
 #include "modelswarm/common/error.h"
 #include "modelswarm/utility/dataset.h"
 #include "modelswarm/utility/utility.h"
+#include "utility/common.h"
 
 namespace modelswarm::utility {
 
@@ -42,6 +43,24 @@ inline const std::vector<Example>& split_examples(const TaskData& data, Split sp
   if (examples.empty())
     throw Error(cat(data.path.string(), ": the ", split_name(split), " split is empty (lower data.dev_size or add examples)"));
   return examples;
+}
+
+/// Every particle's generations for the examples of a split, [P][examples]: prompts are formatted
+/// and tokenised once per split (cached), then all particles generate in one engine call.
+inline std::vector<std::vector<std::string>> generate_for_split(
+    model::Evaluator& evaluator, const TokenEncoder& encoder, const at::Tensor& particles,
+    const std::vector<Example>& examples, Split split, const PromptFormat& format,
+    const model::GenerationOptions& options, SplitCache<std::vector<model::GenerationRequest>>& cache) {
+  const auto& requests = cache.get(encoder, split, [&] {
+    std::vector<model::GenerationRequest> r;
+    for (const auto& ex : examples)
+      r.push_back(generation_request(encoder, format.apply(ex.prompt, encoder), format.add_special_tokens()));
+    return r;
+  });
+  auto outputs = evaluator.generate(particles, requests, options);
+  MS_CHECK(static_cast<int64_t>(outputs.size()) == particle_count(particles), "evaluator returned ", outputs.size(),
+           " generation rows for ", particle_count(particles), " particles");
+  return outputs;
 }
 
 }  // namespace modelswarm::utility

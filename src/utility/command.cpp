@@ -39,13 +39,8 @@ class CommandUtility : public Utility {
   Scores score(model::Evaluator& evaluator, const TokenEncoder& encoder, const at::Tensor& particles,
                Split split) override {
     const auto& examples = split_examples(data_, split);
-    const auto& requests = cache_.get(encoder, split, [&] {
-      std::vector<model::GenerationRequest> r;
-      for (const auto& ex : examples)
-        r.push_back(generation_request(encoder, format_.apply(ex.prompt, encoder), format_.add_special_tokens()));
-      return r;
-    });
-    const auto outputs = evaluator.generate(particles, requests, generation_);
+    const auto outputs =
+        generate_for_split(evaluator, encoder, particles, examples, split, format_, generation_, cache_);
     Scores s;
     for (size_t p = 0; p < outputs.size(); ++p) s.utility.push_back(run(static_cast<int64_t>(p), examples, outputs[p]));
     s.metrics["command"] = s.utility;

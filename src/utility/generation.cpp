@@ -51,15 +51,8 @@ class GenerationUtility : public Utility {
   Scores score(model::Evaluator& evaluator, const TokenEncoder& encoder, const at::Tensor& particles,
                Split split) override {
     const auto& examples = split_examples(data_, split);
-    const auto& requests = cache_.get(encoder, split, [&] {
-      std::vector<model::GenerationRequest> r;
-      for (const auto& ex : examples)
-        r.push_back(generation_request(encoder, format_.apply(ex.prompt, encoder), format_.add_special_tokens()));
-      return r;
-    });
-    const auto outputs = evaluator.generate(particles, requests, generation_);
-    MS_CHECK(static_cast<int64_t>(outputs.size()) == particle_count(particles), "evaluator returned ", outputs.size(),
-             " generation rows for ", particle_count(particles), " particles");
+    const auto outputs =
+        generate_for_split(evaluator, encoder, particles, examples, split, format_, generation_, cache_);
     std::vector<std::vector<double>> correct(outputs.size());
     for (size_t p = 0; p < outputs.size(); ++p)
       for (size_t i = 0; i < examples.size(); ++i) correct[p].push_back(matches(outputs[p].at(i), examples[i].answer));

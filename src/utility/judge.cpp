@@ -53,13 +53,8 @@ class JudgeUtility : public Utility {
   Scores score(model::Evaluator& evaluator, const TokenEncoder& encoder, const at::Tensor& particles,
                Split split) override {
     const auto& examples = split_examples(data_, split);
-    const auto& requests = cache_.get(encoder, split, [&] {
-      std::vector<model::GenerationRequest> r;
-      for (const auto& ex : examples)
-        r.push_back(generation_request(encoder, format_.apply(ex.prompt, encoder), format_.add_special_tokens()));
-      return r;
-    });
-    const auto outputs = evaluator.generate(particles, requests, generation_);
+    const auto outputs =
+        generate_for_split(evaluator, encoder, particles, examples, split, format_, generation_, cache_);
     if (!judge_.evaluator) {
       if (!load_model_) throw Error("judge utility: this command cannot load a second model for the judge");
       judge_ = load_model_(judge_model_);
