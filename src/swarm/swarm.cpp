@@ -31,6 +31,18 @@ void check_stop(State& s, const Options& o) {
   else if (s.iterations_since_improvement >= o.patience) s.stop_reason = StopReason::kPatience;
 }
 
+// Every iteration, the first included, ends the same way: its record joins the history and the
+// stop rules are checked against the updated state.
+void close_iteration(State& s, const Options& o, IterationRecord& record,
+                     std::chrono::steady_clock::time_point start) {
+  record.utilities = s.utilities;
+  record.global_best = s.global_best_utility;
+  record.global_worst = s.global_worst_utility;
+  record.wall_time_s = seconds_since(start);
+  s.history.push_back(record);
+  check_stop(s, o);
+}
+
 }  // namespace
 
 Swarm::Swarm(Options options, Problem& problem) : options_(options), problem_(&problem) {
@@ -116,12 +128,7 @@ State Swarm::initialise(const at::Tensor& initial) const {
   s.global_worst_utility = s.utilities[s.global_worst_index];
   if (o.initial_velocity == InitialVelocity::kBest) s.velocities = s.global_best.unsqueeze(0) - s.positions;
 
-  record.utilities = s.utilities;
-  record.global_best = s.global_best_utility;
-  record.global_worst = s.global_worst_utility;
-  record.wall_time_s = seconds_since(start);
-  s.history.push_back(record);
-  check_stop(s, o);
+  close_iteration(s, o, record, start);
   return s;
 }
 
@@ -227,12 +234,7 @@ bool Swarm::step(State& s) const {
 
   s.step_length = std::max(s.step_length * o.step_decay, o.min_step_length);
   ++s.iteration;
-  record.utilities = s.utilities;
-  record.global_best = s.global_best_utility;
-  record.global_worst = s.global_worst_utility;
-  record.wall_time_s = seconds_since(start);
-  s.history.push_back(record);
-  check_stop(s, o);
+  close_iteration(s, o, record, start);
   return true;
 }
 
