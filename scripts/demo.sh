@@ -16,6 +16,11 @@ fi
 if [ ! -f build/stories260K-experts/expert4/adapter_model.safetensors ]; then
   .venv/bin/python tests/python/stories_experts.py build/stories260K 5 build/stories260K-experts
 fi
+# The reward model of configs/examples/reward_model.json (a fluency probe on the same backbone).
+if [ ! -f build/stories260K-reward/model.safetensors ]; then
+  .venv/bin/python tests/python/stories_reward_model.py build/stories260K configs/data/stories_mc.jsonl \
+    build/stories260K-reward
+fi
 rm -rf runs/stories-search
 build/modelswarm search --config configs/stories_search.json
 echo

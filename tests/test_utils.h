@@ -43,6 +43,17 @@ struct CliResult {
 };
 CliResult run_cli(const std::vector<std::string>& args);
 
+/// The message of the E that f() throws, or "" when it throws none.
+template <typename E, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
 /// Max |a - b| after both are brought to fp32 CPU.
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 

@@ -70,7 +70,24 @@ void print_table(const utility::UtilityInfo& info, const std::vector<Row>& rows,
   }
 }
 
-nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>& rows, int64_t tokens, double seconds) {
+// Time spent scoring every model on one split, for the throughput line and --json.
+struct SplitTiming {
+  std::string split;
+  int64_t examples = 0;
+  int64_t models = 0;
+  double seconds = 0;
+  // Examples scored per second per particle (model): examples × models / seconds.
+  double examples_per_second() const { return seconds > 0 ? static_cast<double>(examples * models) / seconds : 0; }
+};
+
+void print_timing(const std::vector<SplitTiming>& timings) {
+  for (const auto& t : timings)
+    std::cout << t.split << ": " << t.models << " models x " << t.examples << " examples scored in "
+              << fixed(t.seconds) << " s (" << fixed(t.examples_per_second()) << " examples/s per particle)\n";
+}
+
+nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>& rows,
+                       const std::vector<SplitTiming>& timings, int64_t tokens, double seconds) {
   nlohmann::json models = nlohmann::json::array();
   for (const auto& r : rows) {
     nlohmann::json m = {{"name", r.name}, {"path", r.path.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.path)}};
@@ -81,6 +98,10 @@ nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>&
     }
     models.push_back(m);
   }
+  nlohmann::json scoring = nlohmann::json::object();
+  for (const auto& t : timings)
+    scoring[t.split] = {{"seconds", t.seconds}, {"examples", t.examples}, {"models", t.models},
+                        {"examples_per_second_per_particle", t.examples_per_second()}};
   return {{"utility",
            {{"type", info.type},
             {"metric", info.metric},
@@ -88,8 +109,13 @@ nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>&
             {"dev_examples", info.dev_examples},
             {"test_examples", info.test_examples}}},
           {"models", models},
+          {"scoring", scoring},
           {"tokens_processed", tokens},
           {"seconds", seconds}};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 int run_eval(const EvalParams& params) {
@@ -111,6 +137,7 @@ int run_eval(const EvalParams& params) {
   for (size_t i = 0; i < dirs.size(); ++i) rows.push_back({pool.names[i], dirs[i].string(), {}});
 
   std::vector<std::string> splits;
+  std::vector<SplitTiming> timings;
   if (params.split != "test") splits.push_back("dev");
   if (params.split != "dev") splits.push_back("test");
   for (const auto& name : splits) {
@@ -120,14 +147,21 @@ int run_eval(const EvalParams& params) {
       continue;
     }
     log::info(cat("eval: scoring ", rows.size(), " models on ", name));
+    const auto split_start = std::chrono::steady_clock::now();
     size_t row = 0;
     if (!params.skip_base) rows[row++].by_split[name] = utility->score(*evaluator, *encoder, at::Tensor(), split);
     const utility::Scores experts = utility->score(*evaluator, *encoder, pool.weights, split);
     for (size_t i = 0; i < dirs.size(); ++i) rows[row++].by_split[name] = slice(experts, i);
+    timings.push_back({name, split == utility::Split::kDev ? info.dev_examples : info.test_examples,
+                       static_cast<int64_t>(rows.size()), seconds_since(split_start)});
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (params.json) std::cout << to_json(info, rows, evaluator->tokens_processed(), seconds).dump(2) << "\n";
-  else print_table(info, rows, splits);
+  const double seconds = seconds_since(start);
+  if (params.json) {
+    std::cout << to_json(info, rows, timings, evaluator->tokens_processed(), seconds).dump(2) << "\n";
+  } else {
+    print_table(info, rows, splits);
+    print_timing(timings);
+  }
   log::info(cat("eval: ", evaluator->tokens_processed(), " tokens in ", fixed(seconds), " s"));
   return 0;
 }

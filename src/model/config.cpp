@@ -1,6 +1,8 @@
 #include "modelswarm/model/config.h"
 
 #include <fstream>
+#include <tuple>
+#include <utility>
 
 #include "modelswarm/common/error.h"
 
@@ -80,15 +82,19 @@ class Keys {
   std::string prefix_;
 };
 
-Family family_of(const std::string& architecture, const Keys& keys) {
-  if (architecture == "LlamaForCausalLM") return Family::kLlama;
-  if (architecture == "MistralForCausalLM") return Family::kMistral;
-  if (architecture == "Qwen2ForCausalLM") return Family::kQwen2;
-  if (architecture == "Qwen3ForCausalLM") return Family::kQwen3;
-  if (architecture == "GemmaForCausalLM") return Family::kGemma;
+// "LlamaForCausalLM" -> (kLlama, kCausalLM); "LlamaForSequenceClassification" -> (kLlama, kSequenceClassification).
+std::pair<Family, Head> family_of(const std::string& architecture, const Keys& keys) {
+  static const std::pair<const char*, Family> kFamilies[] = {
+      {"Llama", Family::kLlama}, {"Mistral", Family::kMistral}, {"Qwen2", Family::kQwen2},
+      {"Qwen3", Family::kQwen3}, {"Gemma", Family::kGemma}};
+  static const std::pair<const char*, Head> kHeads[] = {{"ForCausalLM", Head::kCausalLM},
+                                                        {"ForSequenceClassification", Head::kSequenceClassification}};
+  for (const auto& [family_name, family] : kFamilies)
+    for (const auto& [head_name, head] : kHeads)
+      if (architecture == std::string(family_name) + head_name) return {family, head};
   keys.fail("architectures", cat("unsupported architecture \"", architecture,
-                                 "\" (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-                                 "Qwen3ForCausalLM, GemmaForCausalLM)"));
+                                 "\" (supported: Llama, Mistral, Qwen2, Qwen3 and Gemma, each ForCausalLM or "
+                                 "ForSequenceClassification)"));
 }
 
 // rope_parameters (transformers >= 5) holds rope_theta and the scaling; older files have
@@ -127,7 +133,7 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
       !j.at("architectures")[0].is_string())
     keys.fail("architectures", "missing or not a list of architecture names");
   c.architecture = j.at("architectures")[0].get<std::string>();
-  c.family = family_of(c.architecture, keys);
+  std::tie(c.family, c.head) = family_of(c.architecture, keys);
   const bool gemma = c.family == Family::kGemma;
 
   c.vocab_size = keys.positive("vocab_size");

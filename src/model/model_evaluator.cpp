@@ -4,7 +4,6 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
@@ -14,6 +13,7 @@
 #include "modelswarm/model/generate.h"
 #include "modelswarm/model/scoring.h"
 #include "modelswarm/model/transformer.h"
+#include "model/packing.h"
 
 namespace modelswarm::model {
 namespace {
@@ -69,15 +69,12 @@ class ModelEvaluator final : public Evaluator {
       lora.particles = particles.to(model_.device(), model_.dtype());
     }
     // Rows (particle, request), requests sorted by prompt length so that a pass pads little.
-    std::vector<int64_t> order(R);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return requests[a].prompt.size() > requests[b].prompt.size(); });
+    const std::vector<int64_t> order =
+        longest_first(R, [&](int64_t r) { return static_cast<int64_t>(requests[r].prompt.size()); });
     const int64_t rows_total = P * R;
     for (int64_t first = 0; first < rows_total;) {
       const int64_t longest = static_cast<int64_t>(requests[order[first / P]].prompt.size()) + options.max_new_tokens;
-      const int64_t rows =
-          std::max<int64_t>(1, std::min(rows_total - first, options_.max_batch_tokens / std::max<int64_t>(longest, 1)));
+      const int64_t rows = rows_per_pass(rows_total - first, longest, options_.max_batch_tokens);
       std::vector<std::vector<int64_t>> prompts;
       std::vector<int64_t> particle_of_row;
       for (int64_t i = first; i < first + rows; ++i) {
@@ -130,6 +127,9 @@ std::unique_ptr<Evaluator> load_evaluator(const std::filesystem::path& model_dir
   configure_threads();
   const c10::Device device = parse_device(options.device);
   const c10::ScalarType dtype = parse_dtype(options.dtype, device);
+  if (read_model_config(model_dir).head != Head::kCausalLM)
+    throw Error(cat(model_dir.string(), ": a sequence-classification checkpoint (a reward model) cannot generate or "
+                    "score text; use it as utility.reward_model"));
   Transformer model = Transformer::load(model_dir, device, dtype);
   auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
   log::info(cat("engine: ", model.config().architecture, " from ", model_dir.string(), " on ", device.str(), " in ",

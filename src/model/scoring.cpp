@@ -3,10 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "modelswarm/common/error.h"
 #include "model/host_to_device.h"
+#include "model/packing.h"
 
 namespace modelswarm::model {
 namespace {
@@ -47,16 +47,14 @@ at::Tensor score_loglikelihood(const Transformer& model, const lora::PoolLayout*
   auto row_length = [&](int64_t r) {
     return static_cast<int64_t>(requests[r].context.size() + requests[r].continuation.size()) - 1;
   };
-  std::vector<int64_t> order(R);  // requests, longest first: rows of similar length share a pass
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row_length(a) > row_length(b); });
+  const std::vector<int64_t> order = longest_first(R, row_length);  // rows of similar length share a pass
 
   at::Tensor scores = at::zeros({P * R}, at::TensorOptions().device(device).dtype(at::kDouble));  // (P·R)
   const int64_t rows_total = P * R;
   int64_t next_row = 0;  // row i = (request order[i / P], particle i % P)
   while (next_row < rows_total) {
     const int64_t T = row_length(order[next_row / P]);  // longest row of this pass
-    const int64_t rows = std::max<int64_t>(1, std::min(rows_total - next_row, max_batch_tokens / std::max<int64_t>(T, 1)));
+    const int64_t rows = rows_per_pass(rows_total - next_row, T, max_batch_tokens);
 
     // Host-side packing (right padding with id 0).
     at::Tensor tokens = at::zeros({rows, T}, at::kLong);  // (b,T)

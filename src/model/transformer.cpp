@@ -106,7 +106,8 @@ Transformer::Transformer(ModelConfig config, const std::map<std::string, at::Ten
 
   weights_.embed_tokens = src.get("model.embed_tokens.weight", {V, D});
   weights_.final_norm = src.get("model.norm.weight", {D});
-  weights_.lm_head = c.tie_word_embeddings ? weights_.embed_tokens : src.get("lm_head.weight", {V, D});
+  if (c.head == Head::kCausalLM)
+    weights_.lm_head = c.tie_word_embeddings ? weights_.embed_tokens : src.get("lm_head.weight", {V, D});
 
   const std::array<std::pair<int64_t, int64_t>, kNumProjections> shapes = {{
       {q_dim, D}, {kv_dim, D}, {kv_dim, D}, {D, q_dim}, {F, D}, {F, D}, {D, F}}};
@@ -283,6 +284,8 @@ at::Tensor Transformer::hidden_states(const at::Tensor& tokens, const at::Tensor
 }
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {
+  MS_CHECK(weights_.lm_head.defined(), "a ", config_.architecture,
+           " model has no lm_head: it scores whole texts and cannot predict tokens");
   return at::linear(hidden, weights_.lm_head).to(at::kFloat);  // (...,V)
 }
 

@@ -16,6 +16,7 @@ void register_likelihood();
 void register_command();
 void register_composite();
 void register_judge();
+void register_reward_model();
 
 /// Token ids of a utility's splits, built once per tokenizer.
 template <typename Prepared>

@@ -1,5 +1,6 @@
 #include "utility/common.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -8,6 +9,24 @@
 #include "modelswarm/config/json_reader.h"
 
 namespace modelswarm::utility {
+
+std::filesystem::path config_path(const UtilityContext& context, const std::string& path) {
+  const std::filesystem::path given(path);
+  return given.is_absolute() ? given : (context.base_dir / given).lexically_normal();
+}
+
+void check_template_fields(const std::string& templ, const std::string& where, const TaskData& data,
+                           const std::vector<std::string>& names) {
+  const auto& first = data.dev.empty() ? data.test : data.dev;
+  if (first.empty()) return;
+  for (const auto& name : template_fields(templ, where)) {
+    if (std::find(names.begin(), names.end(), name) != names.end() || first.front().fields.contains(name)) continue;
+    std::string known;
+    for (const auto& n : names) known += "{" + n + "}, ";
+    throw ConfigError(cat(where, ": names {", name, "}, which is neither ", known, "nor a key of ",
+                          first.front().location));
+  }
+}
 
 PromptFormat PromptFormat::read(JsonReader& config) {
   PromptFormat f;

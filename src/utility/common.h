@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ model::GenerationRequest generation_request(const TokenEncoder& encoder, const s
 /// `max_new_tokens`, `stop` (and `temperature`, `top_p`, `seed`) of a utility object.
 model::GenerationOptions read_generation_options(JsonReader& config, int64_t default_max_new_tokens,
                                                  const std::vector<std::string>& default_stop);
+
+/// A path from a utility's config: absolute as given, else relative to the config file's directory.
+std::filesystem::path config_path(const UtilityContext& context, const std::string& path);
+
+/// Throws ConfigError naming `where` when template `templ` names a field that is none of `names`
+/// and not a key of the data's first record.
+void check_template_fields(const std::string& templ, const std::string& where, const TaskData& data,
+                           const std::vector<std::string>& names);
 
 /// Strips surrounding whitespace.
 std::string trim(const std::string& s);

@@ -28,8 +28,7 @@ class JudgeUtility : public Utility {
     generation_ = read_generation_options(config, /*default_max_new_tokens=*/200, {});
     JsonReader judge = config.object("judge");
     const std::string model = judge.get<std::string>("model");
-    judge_model_ = std::filesystem::path(model).is_absolute() ? std::filesystem::path(model)
-                                                               : (context.base_dir / model).lexically_normal();
+    judge_model_ = config_path(context, model);
     judge_template_ = judge.get_or<std::string>("prompt_template", kDefaultJudgePrompt);
     template_where_ = judge.where("prompt_template");
     rating_regex_ = judge.get_or<std::string>("rating_regex", R"(Rating:\s*(\d+(?:\.\d+)?)\s*/\s*10)");
@@ -42,12 +41,7 @@ class JudgeUtility : public Utility {
     judge.reject_unknown_keys();
     JsonReader data = config.object("data");
     data_ = load_task_data(data, context.base_dir, {{Role::kPrompt}, {Role::kAnswer}});
-    // The judge template may name {prompt}, {output} and the record's keys.
-    const auto& first = data_.dev.empty() ? data_.test : data_.dev;
-    for (const auto& name : template_fields(judge_template_, template_where_))
-      if (name != "prompt" && name != "output" && !(first.empty() || first.front().fields.contains(name)))
-        throw ConfigError(cat(template_where_, ": names {", name, "}, which is neither {prompt}, {output} nor a key of ",
-                              first.front().location));
+    check_template_fields(judge_template_, template_where_, data_, {"prompt", "output"});
   }
 
   Scores score(model::Evaluator& evaluator, const TokenEncoder& encoder, const at::Tensor& particles,

@@ -30,6 +30,7 @@ void register_builtin_utilities() {
   register_command();
   register_composite();
   register_judge();
+  register_reward_model();
 }
 
 void ensure_builtins() {
@@ -72,12 +73,7 @@ std::unique_ptr<Utility> make_utility(JsonReader& config, const UtilityContext& 
     auto it = r.factories.find(type);
     if (it != r.factories.end()) factory = it->second;
   }
-  if (!factory) {
-    if (type == "reward_model")
-      config.fail("type", cat("\"reward_model\" needs a sequence-classification head, which the engine's Evaluator "
-                              "does not expose (known: ", joined_names(), ")"));
-    config.fail("type", cat("unknown utility type \"", type, "\" (known: ", joined_names(), ")"));
-  }
+  if (!factory) config.fail("type", cat("unknown utility type \"", type, "\" (known: ", joined_names(), ")"));
   std::unique_ptr<Utility> utility = factory(config, context);
   config.reject_unknown_keys();
   return utility;

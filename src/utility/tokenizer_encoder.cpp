@@ -26,7 +26,11 @@ class TokenizerEncoder : public TokenEncoder {
 }  // namespace
 
 std::unique_ptr<TokenEncoder> tokenizer_encoder(model::Evaluator& evaluator) {
-  return std::make_unique<TokenizerEncoder>(evaluator.tokenizer());
+  return tokenizer_encoder(evaluator.tokenizer());
+}
+
+std::unique_ptr<TokenEncoder> tokenizer_encoder(const tokenizer::Tokenizer& tokenizer) {
+  return std::make_unique<TokenizerEncoder>(tokenizer);
 }
 
 Scores Utility::score(model::Evaluator& evaluator, const at::Tensor& particles, Split split) {

@@ -60,6 +60,53 @@ TEST(EvalCli, MultipleChoiceAccuracyMatchesTransformersForBaseAndExperts) {
   EXPECT_NE(table.output.find("base"), std::string::npos);
   EXPECT_NE(table.output.find("expert1"), std::string::npos);
   EXPECT_EQ(table.output.find("expert0"), std::string::npos);
+  EXPECT_NE(table.output.find("dev: 2 models x 20 examples scored in"), std::string::npos) << table.output;
+}
+
+// The tiny Llama and its adapter (model_oracle.py) generate; the tiny reward model of
+// reward_oracle.py (same tokenizer) scores. Bounds this wide clamp nothing, so the utility is the
+// mean raw reward mapped linearly. The adapter serves as both experts a task needs.
+TEST(EvalCli, RewardModelUtilityScoresEveryModelAndRefusesACausalLm) {
+  const fs::path models = test::cached_oracle("model", "model_oracle.py", {});
+  const fs::path rewards = test::cached_oracle("reward", "reward_oracle.py", {});
+  ASSERT_FALSE(models.empty() || rewards.empty());
+  const fs::path work = test::temp_dir("eval-reward");
+  write_text_atomic(work / "asks.jsonl", "{\"prompt\": \"the cat\"}\n{\"prompt\": \"once upon a time\"}\n"
+                                         "{\"prompt\": \"she said\"}\n{\"prompt\": \"in the end\"}\n");
+  json task = {{"base_model", (models / "llama" / "model").string()},
+               {"experts", {(models / "llama" / "adapter").string(), (models / "llama" / "adapter").string()}},
+               {"device", "cpu"},
+               {"utility", {{"type", "reward_model"},
+                            {"reward_model", (rewards / "llama" / "model").string()},
+                            {"bounds", {-100, 100}},
+                            {"max_new_tokens", 6},
+                            {"data", {{"path", "asks.jsonl"}, {"dev_size", 2}}}}},
+               {"output", {{"dir", "run"}}}};
+  write_text_atomic(work / "task.json", task.dump(2));
+  const auto result = test::run_cli({"-q", "eval", "--config", (work / "task.json").string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const json printed = parse_printed_json(result.output);
+  ASSERT_TRUE(printed.is_object()) << result.output;
+  EXPECT_EQ(printed["utility"]["metric"], "reward");
+  ASSERT_EQ(printed["models"].size(), 3u);
+  for (const auto& model : printed["models"])
+    for (const char* split : {"dev", "test"}) {
+      const double raw = model[split]["metrics"]["raw_reward"], utility = model[split]["utility"];
+      EXPECT_NEAR(utility, (raw + 100) / 200, 1e-12) << model[split];
+      EXPECT_NE(raw, 0.0);
+    }
+  EXPECT_EQ(printed["scoring"]["dev"]["models"], 3);
+  EXPECT_EQ(printed["scoring"]["dev"]["examples"], 2);
+  EXPECT_GT(printed["scoring"]["dev"]["examples_per_second_per_particle"].get<double>(), 0);
+
+  // A causal LM is no reward model: a config error, before any model is loaded.
+  task["utility"]["reward_model"] = (rewards / "causal").string();
+  write_text_atomic(work / "task.json", task.dump(2));
+  const auto refused = test::run_cli({"eval", "--config", (work / "task.json").string()});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("utility.reward_model: " + (rewards / "causal").string() + ": no score head"),
+            std::string::npos)
+      << refused.output;
 }
 
 TEST(EvalCli, BadUtilityConfigExitsWithUsageError) {

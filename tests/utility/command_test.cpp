@@ -17,15 +17,7 @@ using test::ByteEncoder;
 using test::ScriptedEvaluator;
 using utility::Split;
 
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 void write_script(const fs::path& path, const std::string& body) {
   write_text_atomic(path, "#!/bin/sh\n" + body);

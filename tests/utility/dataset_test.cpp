@@ -11,16 +11,7 @@ namespace fs = std::filesystem;
 using utility::Role;
 using json = nlohmann::json;
 
-// The message of the exception `f` throws as E, or "" when it throws nothing.
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::message_of;
 
 fs::path write(const fs::path& dir, const std::string& name, const std::string& text) {
   write_text_atomic(dir / name, text);

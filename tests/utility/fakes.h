@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "modelswarm/model/evaluator.h"
+#include "modelswarm/model/reward_model.h"
 #include "modelswarm/utility/utility.h"
 
 namespace modelswarm::test {
@@ -93,6 +94,25 @@ class ScriptedEvaluator : public model::Evaluator {
   int64_t generate_calls = 0;
   std::vector<model::ScoringRequest> last_scoring;
   model::GenerationOptions last_options;
+};
+
+/// A reward scripted on the decoded text of each sequence.
+class ScriptedRewardModel : public model::RewardModel {
+ public:
+  std::function<double(const std::string& text)> reward = [](const std::string&) { return 0.0; };
+
+  at::Tensor score(const std::vector<std::vector<int64_t>>& sequences) override {
+    ++score_calls;
+    std::vector<double> out;
+    for (const auto& ids : sequences) out.push_back(reward(ByteEncoder::decode(ids)));
+    return at::tensor(out, at::kDouble);
+  }
+  const tokenizer::Tokenizer& tokenizer() const override {
+    throw std::logic_error("ScriptedRewardModel has no tokenizer: encode through a ByteEncoder");
+  }
+  int64_t tokens_processed() const override { return 0; }
+
+  int64_t score_calls = 0;
 };
 
 /// (P, 1) particle tensor; the value is unused by the scripted evaluator, only the row count.

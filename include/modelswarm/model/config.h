@@ -1,6 +1,6 @@
 // The blueprint of a decoder-only model, read from a Hugging Face config.json.
 // Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-// GemmaForCausalLM. Keys missing from the file take the defaults of the matching transformers
+// GemmaForCausalLM, and the same decoders ForSequenceClassification (reward models). Keys missing from the file take the defaults of the matching transformers
 // config class; a key of the wrong type or out of range is an Error naming config.json and the key.
 #pragma once
 
@@ -16,6 +16,10 @@ namespace modelswarm::model {
 
 enum class Family { kLlama, kMistral, kQwen2, kQwen3, kGemma };
 
+/// What sits on top of the decoder: *ForCausalLM has lm_head (V, D); *ForSequenceClassification
+/// has a `score` head (num_labels, D) read at the last token, and no lm_head.
+enum class Head { kCausalLM, kSequenceClassification };
+
 /// How rotary frequencies are derived from rope_theta ("default", "linear" or "llama3").
 struct RopeScaling {
   std::string type = "default";
@@ -28,6 +32,7 @@ struct RopeScaling {
 struct ModelConfig {
   std::string architecture;  // "LlamaForCausalLM"
   Family family = Family::kLlama;
+  Head head = Head::kCausalLM;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;        // D
   int64_t intermediate_size = 0;  // F

@@ -45,7 +45,7 @@ struct TransformerWeights {
   at::Tensor embed_tokens;  // (V, D)
   std::vector<LayerWeights> layers;
   at::Tensor final_norm;    // (D)
-  at::Tensor lm_head;       // (V, D): embed_tokens itself when tied
+  at::Tensor lm_head;       // (V, D): embed_tokens itself when tied; undefined for Head::kSequenceClassification
 };
 
 /// Keys and values of earlier tokens, one slot per position, for incremental decoding.
@@ -58,7 +58,9 @@ struct KVCache {
 class Transformer {
  public:
   /// Loads DIR/config.json and its safetensors weights onto `device` in `dtype`. A missing or
-  /// mis-shaped tensor is an Error naming the tensor with expected and actual shapes.
+  /// mis-shaped tensor is an Error naming the tensor with expected and actual shapes. A
+  /// sequence-classification checkpoint loads without lm_head (its score head is the caller's:
+  /// model/reward_model.h).
   static Transformer load(const std::filesystem::path& model_dir, c10::Device device, c10::ScalarType dtype);
   /// From tensors in memory (HF names); `source` names their origin in errors.
   Transformer(ModelConfig config, const std::map<std::string, at::Tensor>& tensors, c10::Device device,
@@ -80,7 +82,7 @@ class Transformer {
   /// Returns the final-normed hidden states (B,T,D) in the model dtype.
   at::Tensor hidden_states(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid,
                            KVCache* cache = nullptr, const LoraBatch* lora = nullptr) const;
-  /// lm_head: (..., D) -> (..., V) float32.
+  /// lm_head: (..., D) -> (..., V) float32; an Error for a model without lm_head.
   at::Tensor logits(const at::Tensor& hidden) const;
   /// Full-sequence logits (B,T,V) float32 for a batch whose padding is marked by `valid` (B,T)
   /// (left or right padding); positions count the valid tokens before each slot.

@@ -22,7 +22,11 @@ class JsonReader;
 }
 namespace modelswarm::model {
 class Evaluator;
+class RewardModel;
 struct EngineOptions;
+}
+namespace modelswarm::tokenizer {
+class Tokenizer;
 }
 
 namespace modelswarm::utility {
@@ -74,11 +78,19 @@ class Utility {
 
 /// The evaluator's tokenizer as a TokenEncoder (valid while the evaluator lives).
 std::unique_ptr<TokenEncoder> tokenizer_encoder(model::Evaluator& evaluator);
+/// A tokenizer as a TokenEncoder (valid while the tokenizer lives).
+std::unique_ptr<TokenEncoder> tokenizer_encoder(const tokenizer::Tokenizer& tokenizer);
 
 /// A second model (the LLM judge) with its tokenizer.
 struct LoadedModel {
   std::unique_ptr<model::Evaluator> evaluator;
   std::unique_ptr<TokenEncoder> encoder;  // declared after: destroyed before the evaluator it wraps
+};
+
+/// A reward model (sequence classification) with its tokenizer.
+struct LoadedRewardModel {
+  std::unique_ptr<model::RewardModel> model;
+  std::unique_ptr<TokenEncoder> encoder;  // declared after: destroyed before the model it wraps
 };
 
 /// What a utility may need besides its own config object.
@@ -87,10 +99,12 @@ struct UtilityContext {
   /// Loads a second model (judge) on first use; commands that cannot leave it empty, and a judge
   /// utility then fails when it scores.
   std::function<LoadedModel(const std::filesystem::path&)> load_model;
+  /// Loads a reward model on first use, the same way (empty: a reward_model utility fails when it scores).
+  std::function<LoadedRewardModel(const std::filesystem::path&)> load_reward_model;
 };
 
 /// The context of a task config: relative paths resolve from the config file's directory, and a
-/// second model (judge) is loaded by the engine with `engine` options.
+/// second model (judge, reward model) is loaded by the engine with `engine` options.
 UtilityContext task_context(const std::filesystem::path& config_file, const model::EngineOptions& engine);
 
 using UtilityFactory = std::function<std::unique_ptr<Utility>(JsonReader& config, const UtilityContext& context)>;
