@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "modelswarm/common/atomic_file.h"
 #include "modelswarm/model/bench.h"
 
 namespace modelswarm::cli {
@@ -58,8 +59,11 @@ CommandRunner add_bench_command(CLI::App& app) {
                   "Also write the model (HF directory), the particles (PEFT adapters) and the mc set (JSONL) to "
                   "this directory, for scripts/bench_reference.py");
   sub->add_flag("--json", *as_json, "Print the report as JSON");
-  return [o, as_json]() -> int {
+  auto json_file = std::make_shared<std::string>();
+  sub->add_option("--json-file", *json_file, "Also write the JSON report to this file");
+  return [o, as_json, json_file]() -> int {
     const model::BenchReport report = model::run_bench(*o);
+    if (!json_file->empty()) write_text_atomic(*json_file, report.to_json().dump(2) + "\n");
     if (*as_json)
       std::cout << report.to_json().dump(2) << "\n";
     else

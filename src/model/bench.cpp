@@ -307,7 +307,8 @@ BenchReport run_bench(const BenchOptions& o) {
   for (const auto& [name, t] : base_weights) r.parameters += t.numel();
   const lora::PoolLayout layout = full_layout(model, o.rank);
   r.particle_dim = layout.dim();
-  const at::Tensor particles = at::randn({o.particles, layout.dim()}, options).mul_(0.01);  // (P,D)
+  // Large enough that each particle visibly changes the scores (bench_export_test).
+  const at::Tensor particles = at::randn({o.particles, layout.dim()}, options).mul_(0.05);  // (P,D)
   const MultipleChoiceSet mc = random_mc_set(o, r.config.vocab_size);
   if (!o.export_dir.empty()) export_bench(o.export_dir, preset_json(o.preset), base_weights, layout, particles, mc);
 

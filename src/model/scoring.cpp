@@ -65,7 +65,7 @@ class Scorer {
     const int64_t rows_total = P_ * size_of(ids);
     for (int64_t next_row = 0; next_row < rows_total;) {  // row i = (request ids[i / P], particle i % P)
       const int64_t T = row_length(ids[next_row / P_]);    // longest row of this pass
-      const int64_t rows = std::clamp<int64_t>(max_tokens_ / T, 1, rows_total - next_row);
+      const int64_t rows = whole_particles(std::clamp<int64_t>(max_tokens_ / T, 1, rows_total - next_row));
 
       at::Tensor tokens = at::zeros({rows, T}, at::kLong);  // (b,T) right padding with id 0
       at::Tensor valid = at::zeros({rows, T}, at::kBool);   // (b,T)
@@ -104,18 +104,25 @@ class Scorer {
     std::iota(group_ids.begin(), group_ids.end(), 0);
     for (int64_t first = 0; first < units_total;) {  // unit i = (group i / P, particle i % P)
       const int64_t Tc = context_length(groups[first / P_]);  // longest context of this pass
-      // Units while the contexts (u·Tc) and the continuation rows with their gathered context
-      // keys (rows·(Tc + T2)) fit in max_batch_tokens; at least one unit.
-      int64_t units = 0, rows = 0, T2 = 0;
-      while (first + units < units_total) {
+      // Units while the contexts (u·Tc) and the continuations (rows·T2) each fit in
+      // max_batch_tokens, whole particles when possible; at least one unit.
+      int64_t units = 0;
+      for (int64_t rows = 0, T2 = 0; first + units < units_total; ++units) {
         int64_t more_rows = 0, longest = T2;
         for (int64_t r : groups[(first + units) / P_]) {
           const int64_t n = size_of(requests_[r].continuation) - 1;
           if (n > 0) ++more_rows, longest = std::max(longest, n);
         }
-        if (units > 0 && ((units + 1) * Tc > max_tokens_ || (rows + more_rows) * (Tc + longest) > max_tokens_)) break;
-        ++units, rows += more_rows, T2 = longest;
+        if (units > 0 && ((units + 1) * Tc > max_tokens_ || (rows + more_rows) * longest > max_tokens_)) break;
+        rows += more_rows, T2 = longest;
       }
+      units = whole_particles(units);
+      int64_t rows = 0, T2 = 0;  // continuation rows of these units and their longest input
+      for (int64_t i = first; i < first + units; ++i)
+        for (int64_t r : groups[i / P_]) {
+          const int64_t n = size_of(requests_[r].continuation) - 1;
+          if (n > 0) ++rows, T2 = std::max(T2, n);
+        }
 
       // Context pass: units right-padded to Tc, into a cache of Tc slots.
       at::Tensor tokens = at::zeros({units, Tc}, at::kLong);  // (u,Tc)
@@ -181,6 +188,10 @@ class Scorer {
   at::Tensor result() const { return scores_.view({P_, R_}).cpu(); }
 
  private:
+  // A pass of `count` rows (or units) rounded down to whole particles (the same number of rows of
+  // every particle, see project() in transformer.cpp) when it holds at least one of each.
+  int64_t whole_particles(int64_t count) const { return count >= P_ ? count / P_ * P_ : count; }
+
   // Items [first, first + count) of the (item, particle) order i -> (items[i / P], i % P), as
   // (particle, item) pairs sorted by particle: each particle's rows are then one run.
   std::vector<std::pair<int64_t, int64_t>> particle_major(int64_t first, int64_t count,

@@ -64,12 +64,28 @@ at::Tensor project(const Linear& linear, const at::Tensor& x, const lora::Module
   if (slot == nullptr) return y;
   const at::Tensor A = lora->layout->a_view(lora->particles, *slot);  // (P,R,in)
   const at::Tensor Bw = lora->layout->b_view(lora->particles, *slot); // (P,out,R)
-  if (A.size(0) == 1)  // one adapter for every row: two thin matmuls
-    return y.add_(at::linear(at::linear(x, A[0]), Bw[0]));
-  if (!lora->runs.empty()) {  // rows grouped by particle: two thin matmuls per run
-    for (const ParticleRun& run : lora->runs)
+  // The deltas accumulate into y inside the second matmul (beta = 1): no (B,T,out) temporary.
+  const int64_t out = y.size(-1);
+  if (A.size(0) == 1) {  // one adapter for every row: two thin matmuls
+    y.view({-1, out}).addmm_(at::linear(x, A[0]).view({-1, A.size(1)}), Bw[0].t());
+    return y;
+  }
+  if (!lora->runs.empty()) {  // rows grouped by particle
+    const auto& runs = lora->runs;
+    const int64_t U = static_cast<int64_t>(runs.size()), n = runs[0].rows, p0 = runs[0].particle;
+    bool uniform = true;  // U runs of n rows, of particles p0, p0+1, ...: the common case
+    for (int64_t i = 0; i < U; ++i) uniform = uniform && runs[i].particle == p0 + i && runs[i].rows == n;
+    if (uniform) {  // one pair of batched matmuls over (U, n·T) rows, weights read as views
+      const at::Tensor xr = x.reshape({U, n * x.size(1), x.size(2)});             // (U,n·T,in)
+      const at::Tensor xa = at::bmm(xr, A.narrow(0, p0, U).transpose(1, 2));  // (U,n·T,R)
+      y.view({U, -1, out}).baddbmm_(xa, Bw.narrow(0, p0, U).transpose(1, 2));  // (B,T,out) as (U,n·T,out)
+      return y;
+    }
+    for (const ParticleRun& run : runs)  // two thin matmuls per run
       y.narrow(0, run.first_row, run.rows)
-          .add_(at::linear(at::linear(x.narrow(0, run.first_row, run.rows), A[run.particle]), Bw[run.particle]));
+          .view({-1, out})
+          .addmm_(at::linear(x.narrow(0, run.first_row, run.rows), A[run.particle]).view({-1, A.size(1)}),
+                  Bw[run.particle].t());
     return y;
   }
   const at::Tensor A_rows = A.index_select(0, lora->row_particle);   // (B,R,in)
