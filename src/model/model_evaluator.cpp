@@ -76,9 +76,10 @@ class ModelEvaluator final : public Evaluator {
     const int64_t rows_total = P * R;
     for (int64_t first = 0; first < rows_total;) {
       const int64_t longest = static_cast<int64_t>(requests[order[first / P]].prompt.size()) + options.max_new_tokens;
-      const int64_t rows =
+      int64_t rows =
           std::max<int64_t>(1, std::min(rows_total - first, options_.max_batch_tokens / std::max<int64_t>(longest, 1)));
-      // This pass's rows sorted by particle, so that each particle's LoRA delta is one matmul.
+      if (rows >= P) rows = rows / P * P;  // whole particles: equal rows each (project() in transformer.cpp)
+      // This pass's rows sorted by particle, so that each particle's LoRA delta is one batched matmul.
       std::vector<int64_t> pass_rows(rows);
       std::iota(pass_rows.begin(), pass_rows.end(), first);
       std::stable_sort(pass_rows.begin(), pass_rows.end(), [&](int64_t a, int64_t b) { return a % P < b % P; });
