@@ -11,7 +11,7 @@ bin=${MODELSWARM:-build/modelswarm}
 python=${PYTHON:-.venv/bin/python}
 mkdir -p "$out"
 echo "load before: $(uptime)" | tee "$out/load.txt"
-"$bin" -q bench "$@" --export "$out/export" --json-file "$out/bench.json" | tee "$out/bench.txt"
+"$bin" bench "$@" --export "$out/export" --json-file "$out/bench.json" | tee "$out/bench.txt"
 questions=()
 [ -n "${REFERENCE_QUESTIONS:-}" ] && questions=(--questions "$REFERENCE_QUESTIONS")
 "$python" scripts/bench_reference.py "$out/export" --bench-json "$out/bench.json" --loglikelihood \

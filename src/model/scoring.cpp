@@ -209,14 +209,23 @@ class Scorer {
     return &lora_;
   }
 
-  // log_softmax only at the picked hidden rows of `hidden` (rows, D); sums go to their slots.
+  // log p(target) = logit[target] − logsumexp(logits) at the picked hidden rows of `hidden`
+  // (rows, D), in chunks of kLogitRows positions: the (N,V) float32 logits of a whole pass would
+  // take gigabytes with a large vocabulary. Sums go to their slots.
   void add_log_probs(const at::Tensor& hidden, const Picks& picks) {
-    if (picks.flat.empty()) return;
-    const at::Tensor picked = hidden.index_select(0, host_to_device(at::tensor(picks.flat, at::kLong), device_));
-    const at::Tensor log_probs = at::log_softmax(model_.logits(picked), -1);  // (N,V)
-    const at::Tensor targets = host_to_device(at::tensor(picks.target, at::kLong), device_);
-    const at::Tensor token_lp = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1);  // (N)
-    scores_.index_add_(0, host_to_device(at::tensor(picks.slot, at::kLong), device_), token_lp.to(at::kDouble));
+    constexpr int64_t kLogitRows = 1024;
+    const int64_t N = size_of(picks.flat);
+    if (N == 0) return;
+    const at::Tensor flat = host_to_device(at::tensor(picks.flat, at::kLong), device_);      // (N)
+    const at::Tensor targets = host_to_device(at::tensor(picks.target, at::kLong), device_); // (N)
+    const at::Tensor slots = host_to_device(at::tensor(picks.slot, at::kLong), device_);     // (N)
+    for (int64_t begin = 0; begin < N; begin += kLogitRows) {
+      const int64_t n = std::min(kLogitRows, N - begin);
+      const at::Tensor logits = model_.logits(hidden.index_select(0, flat.narrow(0, begin, n)));  // (n,V)
+      const at::Tensor token_lp =
+          logits.gather(1, targets.narrow(0, begin, n).unsqueeze(1)).squeeze(1) - logits.logsumexp(-1);  // (n)
+      scores_.index_add_(0, slots.narrow(0, begin, n), token_lp.to(at::kDouble));
+    }
   }
 
   void count_tokens(int64_t n) {

@@ -112,6 +112,22 @@ TEST(Scoring, SharedContextsEqualScoringEveryChoiceFromScratch) {
     EXPECT_NEAR(base[0][r].item<double>(), hand_loglikelihood(m, reqs[r], nullptr), 1e-4) << r;
 }
 
+TEST(Scoring, OverAThousandScoredPositionsInOnePassEqualSmallPasses) {
+  // One pass scores 3 particles x 4 choices x 99 positions: its log-probabilities come in chunks.
+  const Transformer m = test::random_llama();
+  const auto layout = test::full_layout(m, 2);
+  at::manual_seed(7);
+  const at::Tensor particles = 0.3 * at::randn({3, layout.dim()});  // (P,D)
+  at::manual_seed(23);
+  const auto context = random_ids(5);
+  std::vector<model::ScoringRequest> reqs;
+  for (int c = 0; c < 4; ++c) reqs.push_back({context, random_ids(100)});
+  const at::Tensor one_pass = model::score_loglikelihood(m, &layout, particles, reqs, 1 << 20);
+  const at::Tensor small_passes = model::score_loglikelihood(m, &layout, particles, reqs, 128);  // 396 positions each
+  EXPECT_LT(test::max_abs_diff(one_pass, small_passes), 1e-3);
+  EXPECT_LT(one_pass.max().item<double>(), -100.0);  // 100 tokens of a 50-token vocabulary, all scored
+}
+
 TEST(Scoring, RejectsEmptyContextAndOutOfVocabularyIds) {
   const Transformer m = test::random_llama();
   EXPECT_THROW(model::score_loglikelihood(m, nullptr, at::Tensor(), {{{}, {1, 2}}}, 64), Error);
