@@ -106,7 +106,7 @@ run() {
   echo "gpu_check: test suite (log: $out/ctest.log)"
   local tests=()
   [ -n "${GPU_CHECK_TESTS:-}" ] && tests=(-R "$GPU_CHECK_TESTS")
-  (cd "$build" && ctest --output-on-failure -j "$jobs" "${tests[@]}") > "$out/ctest.log" 2>&1 \
+  (cd "$build" && "$(dirname "$cmake")/ctest" --output-on-failure -j "$jobs" "${tests[@]}") > "$out/ctest.log" 2>&1 \
     || { tail -80 "$out/ctest.log"; die "tests failed (log: $out/ctest.log)"; }
   tail -3 "$out/ctest.log"
 
