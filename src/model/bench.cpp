@@ -1,144 +1,225 @@
+// The bench's phases (model/bench.h), each a function adding its figures to the report, then the
+// comparisons between them, then the report as text or JSON.
 #include "modelswarm/model/bench.h"
 
 #include <ATen/ATen.h>
-#include <ATen/DeviceAccelerator.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <map>
 #include <sstream>
 
 #include "modelswarm/common/device.h"
-#include "modelswarm/common/error.h"
-#include "modelswarm/common/logging.h"
-#include "modelswarm/lora/expert_pool.h"
-#include "modelswarm/model/lora_batch.h"
-#include "modelswarm/model/transformer.h"
+#include "modelswarm/model/generate.h"
+#include "modelswarm/model/scoring.h"
+#include "modelswarm/swarm/swarm.h"
+#include "model/bench_export.h"
+#include "model/bench_support.h"
 
 namespace modelswarm::model {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using namespace bench;
 
-struct Preset {
-  const char* name;
-  int64_t V, D, F, L, H, K;
-};
-// tiny = stories260K; 25m/100m are Llama-2-style small models; 1b has Llama-3.2-1B's shape.
-constexpr Preset kPresets[] = {
-    {"tiny", 512, 64, 172, 5, 8, 4},
-    {"25m", 4096, 512, 1376, 8, 8, 8},
-    {"100m", 32000, 768, 2048, 12, 12, 12},
-    {"1b", 128256, 2048, 8192, 16, 32, 8},
-};
+constexpr const char* kPhases[] = {"forward", "mc", "generate", "pso"};
 
-// ---------------------------------------------------------------------------------------------
-// Measurement
-
-void synchronize(const c10::Device& device) {
-  if (!device.is_cpu()) at::accelerator::synchronizeDevice(device.index());
+// How many times less time per particle `fast` takes than `slow`.
+void add_speedup(BenchReport& r, const std::string& name, const BenchFigure& slow, const BenchFigure& fast,
+                 const std::string& meaning) {
+  r.comparisons.push_back({name, slow.seconds_per_particle() / fast.seconds_per_particle(), meaning});
 }
 
-// Peak resident set size of this process (VmHWM), in bytes.
-int64_t cpu_peak_rss() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-  return 0;
-}
+// Everything the phases share. Pc = particles of the comparison-only paths.
+struct Setup {
+  const BenchOptions& o;
+  c10::Device device;
+  c10::ScalarType dtype;
+  const std::map<std::string, at::Tensor>& base_weights;
+  const Transformer& model;
+  const lora::PoolLayout& layout;
+  const at::Tensor& particles;  // (P,D) on the device, model dtype
+  const FlopCounter& flops;
+  int64_t P, Pc;
 
-void reset_peak_memory(const c10::Device& device) {
-  if (device.is_cpu()) {
-    std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM (Linux >= 4.0); ignored elsewhere
-  } else {
-    at::accelerator::resetPeakStats(device.index());
+  // The particle-by-particle path's model for particle p: its delta merged into the weights.
+  Transformer merged(int64_t p) const {
+    return Transformer(model.config(), merged_weights(base_weights, layout, particles[p]), device, dtype,
+                       "bench particle");
   }
-}
-
-int64_t peak_memory(const c10::Device& device) {
-  if (device.is_cpu()) return cpu_peak_rss();
-  const auto stats = at::accelerator::getDeviceStats(device.index());
-  return static_cast<int64_t>(stats.allocated_bytes[0].peak);  // [0]: all pools together
-}
-
-// One warm-up run, then runs until min_seconds have passed.
-template <typename Run>
-BenchFigure measure(const std::string& name, const c10::Device& device, double min_seconds, Run run) {
-  run();
-  synchronize(device);
-  reset_peak_memory(device);
-  BenchFigure f;
-  f.name = name;
-  const auto start = Clock::now();
-  double elapsed = 0;
-  do {
-    run();
-    synchronize(device);
-    ++f.runs;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < min_seconds);
-  f.seconds_per_run = elapsed / static_cast<double>(f.runs);
-  f.peak_memory_bytes = peak_memory(device);
-  log::info(cat("bench: ", name, ": ", f.runs, " runs, ", f.seconds_per_run, " s each"));
-  return f;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The random model and its FLOPs
-
-std::map<std::string, at::Tensor> random_weights(const ModelConfig& c, const at::TensorOptions& options) {
-  const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
-  const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
-  auto normal = [&](std::vector<int64_t> shape) { return at::randn(shape, options).mul_(0.02); };
-  std::map<std::string, at::Tensor> t;
-  t["model.embed_tokens.weight"] = normal({V, D});
-  t["model.norm.weight"] = at::ones({D}, options);
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const std::string p = cat("model.layers.", l, ".");
-    t[p + "input_layernorm.weight"] = at::ones({D}, options);
-    t[p + "post_attention_layernorm.weight"] = at::ones({D}, options);
-    t[p + "self_attn.q_proj.weight"] = normal({q, D});
-    t[p + "self_attn.k_proj.weight"] = normal({kv, D});
-    t[p + "self_attn.v_proj.weight"] = normal({kv, D});
-    t[p + "self_attn.o_proj.weight"] = normal({D, q});
-    t[p + "mlp.gate_proj.weight"] = normal({F, D});
-    t[p + "mlp.up_proj.weight"] = normal({F, D});
-    t[p + "mlp.down_proj.weight"] = normal({D, F});
+  // rows_per_particle rows of each of the first `count` particles, particle-major.
+  LoraBatch lora_rows(int64_t count, int64_t rows_per_particle) const {
+    LoraBatch lora{&layout, particles.narrow(0, 0, count), at::Tensor(), {}};
+    std::vector<int64_t> row_particle;
+    for (int64_t p = 0; p < count; ++p) row_particle.insert(row_particle.end(), rows_per_particle, p);
+    assign_rows(lora, row_particle, device);
+    return lora;
   }
-  return t;
+};
+
+// Full forward passes (logits at every position) of B rows of T tokens per particle.
+void forward_phase(const Setup& s, BenchReport& r) {
+  const int64_t B = s.o.batch, T = s.o.seq, P = s.P, Pc = s.Pc;
+  const auto long_options = at::TensorOptions(s.device).dtype(at::kLong);
+  const at::Tensor tokens = at::randint(3, s.model.config().vocab_size, {B, T}, long_options);
+  const at::Tensor valid = at::ones({B, T}, at::TensorOptions(s.device).dtype(at::kBool));
+
+  BenchFigure base = measure("forward", "base model", s.device, s.o.min_seconds, [&] { s.model.forward(tokens, valid); });
+  base.tokens_per_run = B * T;
+  base.flops_per_run = B * s.flops.row(T, 0, T, false);
+  r.figures.push_back(base);
+
+  const at::Tensor all_tokens = tokens.repeat({P, 1}), all_valid = valid.repeat({P, 1});
+  const LoraBatch lora = s.lora_rows(P, B);
+  BenchFigure batched = measure("forward", cat(P, " particles batched"), s.device, s.o.min_seconds,
+                                [&] { s.model.forward(all_tokens, all_valid, &lora); });
+  batched.particles = P;
+  batched.tokens_per_run = P * B * T;
+  batched.flops_per_run = P * B * s.flops.row(T, 0, T, true);
+  r.figures.push_back(batched);
+
+  BenchFigure one_by_one = measure("forward", cat(Pc, " particles one by one (merged)"), s.device, s.o.min_seconds, [&] {
+    for (int64_t p = 0; p < Pc; ++p) s.merged(p).forward(tokens, valid);
+  });
+  one_by_one.particles = Pc;
+  one_by_one.tokens_per_run = Pc * B * T;
+  one_by_one.flops_per_run = Pc * (B * s.flops.row(T, 0, T, false) + s.flops.merge());
+  r.figures.push_back(one_by_one);
+  add_speedup(r, "forward: batched / one by one", one_by_one, batched,
+              "speed-up per particle of the batched path over the merged particle-by-particle path");
 }
 
-// Parameters of the matmuls a token goes through: every linear layer and the lm_head.
-int64_t matmul_parameters(const Transformer& m) {
-  int64_t n = m.weights().lm_head.numel();
-  for (const auto& layer : m.weights().layers)
-    for (const auto& linear : layer.proj) n += linear.weight.numel();
-  return n;
-}
-
-// Forward FLOPs for `rows` rows of T tokens, causal attention counted as computed once per pair.
-double forward_flops(const Transformer& m, int64_t rows, int64_t T) {
-  const ModelConfig& c = m.config();
-  const double attention = 2.0 * 2.0 * c.num_attention_heads * c.head_dim * (T * (T + 1) / 2.0);
-  return 2.0 * matmul_parameters(m) * rows * T + attention * rows * c.num_hidden_layers;
-}
-
-lora::PoolLayout full_layout(const Transformer& m, int64_t rank) {
-  std::vector<lora::ModuleSlot> slots;
-  for (const auto& layer : m.weights().layers)
-    for (const auto& linear : layer.proj) {
-      lora::ModuleSlot s;
-      s.name = linear.name;
-      s.rank = rank;
-      s.out_features = linear.weight.size(0);
-      s.in_features = linear.weight.size(1);
-      slots.push_back(s);
+// The multiple-choice set scored as the multiple_choice utility scores it (one log-likelihood
+// request per choice), on the engine's scoring path.
+void mc_phase(const Setup& s, const MultipleChoiceSet& mc, BenchReport& r) {
+  const auto requests = mc.requests();
+  const int64_t M = s.o.max_batch_tokens, P = s.P, Pc = s.Pc;
+  // Per particle: shared = each prompt once (its last position scores every choice's first
+  // token), then each choice's remaining tokens after it; unshared = every choice from scratch.
+  double shared_flops = 0, unshared_flops = 0, merged_flops = 0;
+  int64_t shared_tokens = 0, unshared_tokens = 0;
+  for (size_t q = 0; q < mc.prompts.size(); ++q) {
+    const int64_t Tc = static_cast<int64_t>(mc.prompts[q].size());
+    shared_flops += s.flops.row(Tc, 0, 1, true);
+    merged_flops += s.flops.row(Tc, 0, 1, false);
+    shared_tokens += Tc;
+    for (const auto& choice : mc.choices[q]) {
+      const int64_t n = static_cast<int64_t>(choice.size());
+      shared_flops += s.flops.row(n - 1, Tc, n - 1, true);
+      merged_flops += s.flops.row(n - 1, Tc, n - 1, false);
+      unshared_flops += s.flops.row(Tc + n - 1, 0, n, true);
+      shared_tokens += n - 1;
+      unshared_tokens += Tc + n - 1;
     }
-  return lora::PoolLayout(slots);
+  }
+  const std::string set = cat(mc.prompts.size(), "x", s.o.choices, " mc");
+
+  BenchFigure shared = measure("mc", cat(set, ", ", P, " particles batched, shared prompts"), s.device,
+                               s.o.min_seconds, [&] {
+                                 score_loglikelihood(s.model, &s.layout, s.particles, requests, M, nullptr, true);
+                               });
+  shared.particles = P;
+  shared.tokens_per_run = P * shared_tokens;
+  shared.flops_per_run = P * shared_flops;
+  r.figures.push_back(shared);
+
+  const at::Tensor compared = s.particles.narrow(0, 0, Pc);
+  BenchFigure unshared = measure("mc", cat(set, ", ", Pc, " particles batched, no sharing"), s.device,
+                                 s.o.min_seconds, [&] {
+                                   score_loglikelihood(s.model, &s.layout, compared, requests, M, nullptr, false);
+                                 });
+  unshared.particles = Pc;
+  unshared.tokens_per_run = Pc * unshared_tokens;
+  unshared.flops_per_run = Pc * unshared_flops;
+  r.figures.push_back(unshared);
+
+  BenchFigure one_by_one = measure("mc", cat(set, ", ", Pc, " particles one by one (merged), shared prompts"),
+                                   s.device, s.o.min_seconds, [&] {
+                                     for (int64_t p = 0; p < Pc; ++p)
+                                       score_loglikelihood(s.merged(p), nullptr, at::Tensor(), requests, M, nullptr,
+                                                           true);
+                                   });
+  one_by_one.particles = Pc;
+  one_by_one.tokens_per_run = Pc * shared_tokens;
+  one_by_one.flops_per_run = Pc * (merged_flops + s.flops.merge());
+  r.figures.push_back(one_by_one);
+  add_speedup(r, "mc: batched / one by one", one_by_one, shared,
+              "speed-up per particle of batched multi-particle scoring over merged particle-by-particle");
+  add_speedup(r, "mc: shared prompts / no sharing", unshared, shared,
+              "speed-up per particle of computing each prompt once for all its choices");
+}
+
+// Greedy generation of G prompts per particle, gen_tokens new tokens each (no EOS).
+void generate_phase(const Setup& s, BenchReport& r) {
+  const int64_t G = s.o.gen_prompts, Tp = s.o.prompt_tokens, N = s.o.gen_tokens, P = s.P, Pc = s.Pc;
+  const auto prompts = random_prompts(G, Tp, s.model.config().vocab_size);
+  SamplingOptions greedy;
+  greedy.max_new_tokens = N;
+  // Per prompt: the prefill (logits at its last position), then N - 1 single-token steps.
+  auto prompt_flops = [&](bool lora) {
+    double f = s.flops.row(Tp, 0, 1, lora);
+    for (int64_t step = 1; step < N; ++step) f += s.flops.row(1, Tp + step - 1, 1, lora);
+    return f;
+  };
+  const int64_t tokens_per_prompt = Tp + N - 1;
+
+  std::vector<std::vector<int64_t>> all_prompts;  // particle-major
+  for (int64_t p = 0; p < P; ++p) all_prompts.insert(all_prompts.end(), prompts.begin(), prompts.end());
+  const LoraBatch lora = s.lora_rows(P, G);
+  BenchFigure batched = measure("generate", cat(G, " prompts x ", N, " tokens, ", P, " particles batched"), s.device,
+                                s.o.min_seconds, [&] { generate_ids(s.model, all_prompts, &lora, greedy); });
+  batched.particles = P;
+  batched.tokens_per_run = P * G * tokens_per_prompt;
+  batched.flops_per_run = P * G * prompt_flops(true);
+  r.figures.push_back(batched);
+
+  BenchFigure one_by_one = measure("generate", cat(G, " prompts x ", N, " tokens, ", Pc, " particles one by one (merged)"),
+                                   s.device, s.o.min_seconds, [&] {
+                                     for (int64_t p = 0; p < Pc; ++p) generate_ids(s.merged(p), prompts, nullptr, greedy);
+                                   });
+  one_by_one.particles = Pc;
+  one_by_one.tokens_per_run = Pc * G * tokens_per_prompt;
+  one_by_one.flops_per_run = Pc * (G * prompt_flops(false) + s.flops.merge());
+  r.figures.push_back(one_by_one);
+  add_speedup(r, "generate: batched / one by one", one_by_one, batched,
+              "speed-up per particle of batched generation over merged particle-by-particle");
+}
+
+// The swarm's utility replaced by a constant, so that a step costs only the update itself.
+class ConstantProblem final : public swarm::Problem {
+ public:
+  explicit ConstantProblem(int64_t dimension) : dimension_(dimension) {}
+  int64_t dimension() const override { return dimension_; }
+  std::vector<double> evaluate(const at::Tensor& positions) override {
+    return std::vector<double>(positions.size(0), 0.0);
+  }
+  std::string name() const override { return "constant utility"; }
+
+ private:
+  int64_t dimension_;
+};
+
+// One real swarm step (restarts, velocity and position update, bookkeeping) on (P, D) fp32.
+void pso_phase(const Setup& s, BenchReport& r) {
+  swarm::Options options;
+  options.swarm_size = s.P;
+  options.max_iterations = int64_t{1} << 40;  // never stops during the measurement
+  options.patience = int64_t{1} << 40;
+  ConstantProblem problem(s.layout.dim());
+  const swarm::Swarm optimiser(options, problem);
+  swarm::State state = optimiser.initialise(s.particles.to(s.device, at::kFloat));
+  BenchFigure step = measure("pso", cat("swarm step, ", s.P, " particles x D ", s.layout.dim()), s.device,
+                             s.o.min_seconds, [&] { optimiser.step(state); });
+  step.particles = s.P;
+  r.figures.push_back(step);
+  for (const auto& f : r.figures)  // the mc phase's first figure: one evaluation of all P particles
+    if (f.section == "mc") {
+      r.comparisons.push_back({"pso: step / mc evaluation", step.seconds_per_run / f.seconds_per_run,
+                               "share of an iteration's time the swarm update takes, against scoring the mc set"});
+      break;
+    }
 }
 
 std::string human(double v, const char* unit) {
@@ -154,10 +235,16 @@ json figure_json(const BenchFigure& f, double peak) {
   json j = {{"name", f.name},
             {"runs", f.runs},
             {"seconds_per_run", f.seconds_per_run},
-            {"flops_per_run", f.flops_per_run},
-            {"flops_per_second", f.flops_per_second()},
-            {"fraction_of_matmul_peak", f.flops_per_second() / peak},
             {"peak_memory_bytes", f.peak_memory_bytes}};
+  if (f.particles > 0) {
+    j["particles"] = f.particles;
+    j["seconds_per_particle"] = f.seconds_per_particle();
+  }
+  if (f.flops_per_run > 0) {
+    j["flops_per_run"] = f.flops_per_run;
+    j["flops_per_second"] = f.flops_per_second();
+    j["fraction_of_matmul_peak"] = f.flops_per_second() / peak;
+  }
   if (f.tokens_per_run > 0) {
     j["tokens_per_run"] = f.tokens_per_run;
     j["tokens_per_second"] = f.tokens_per_second();
@@ -165,34 +252,41 @@ json figure_json(const BenchFigure& f, double peak) {
   return j;
 }
 
+void check_options(const BenchOptions& o) {
+  for (const auto& [name, value] : std::vector<std::pair<const char*, int64_t>>{
+           {"--batch", o.batch}, {"--seq", o.seq}, {"--particles", o.particles}, {"--rank", o.rank},
+           {"--questions", o.questions}, {"--choices", o.choices}, {"--prompt-tokens", o.prompt_tokens},
+           {"--choice-tokens", o.choice_tokens}, {"--gen-prompts", o.gen_prompts}, {"--gen-tokens", o.gen_tokens},
+           {"--max-batch-tokens", o.max_batch_tokens}})
+    if (value < 1) throw ConfigError(cat("bench: ", name, " must be positive, got ", value));
+  if (o.compare_particles < 0 || o.compare_particles > o.particles)
+    throw ConfigError(cat("bench: --compare-particles must be in [0, --particles = ", o.particles, "], got ",
+                          o.compare_particles));
+  if (o.min_seconds < 0 || o.matmul_size < 0)
+    throw ConfigError("bench: --min-seconds and --matmul-size must not be negative");
+  for (const auto& phase : o.phases)
+    if (std::find(std::begin(kPhases), std::end(kPhases), phase) == std::end(kPhases))
+      throw ConfigError(cat("bench: --phases: unknown phase \"", phase, "\" (known: forward, mc, generate, pso)"));
+}
+
+bool wants(const BenchOptions& o, const char* phase) {
+  return std::find(o.phases.begin(), o.phases.end(), phase) != o.phases.end();
+}
+
 }  // namespace
 
 ModelConfig bench_preset(const std::string& name) {
-  for (const Preset& p : kPresets)
-    if (name == p.name)
-      return parse_model_config({{"architectures", {"LlamaForCausalLM"}},
-                                 {"vocab_size", p.V},
-                                 {"hidden_size", p.D},
-                                 {"intermediate_size", p.F},
-                                 {"num_hidden_layers", p.L},
-                                 {"num_attention_heads", p.H},
-                                 {"num_key_value_heads", p.K},
-                                 {"rms_norm_eps", 1e-5},
-                                 {"max_position_embeddings", 131072},
-                                 {"tie_word_embeddings", true}},
-                                cat("bench preset ", name));
-  throw ConfigError(cat("--preset: unknown preset \"", name, "\" (known: tiny, 25m, 100m, 1b)"));
+  return parse_model_config(preset_json(name), cat("bench preset ", name));
 }
 
 BenchReport run_bench(const BenchOptions& o) {
-  if (o.batch < 1 || o.seq < 1 || o.particles < 1 || o.rank < 1 || o.min_seconds < 0 || o.matmul_size < 0)
-    throw ConfigError(cat("bench: batch, seq, particles and rank must be positive (got ", o.batch, ", ", o.seq, ", ",
-                          o.particles, ", ", o.rank, ")"));
+  check_options(o);
   configure_threads();
   c10::InferenceMode inference;
   BenchReport r;
   r.options = o;
   r.config = bench_preset(o.preset);
+  r.threads = at::get_num_threads();
   const c10::Device device = parse_device(o.device);
   const c10::ScalarType dtype = parse_dtype(o.dtype, device);
   r.device = device.str();
@@ -201,114 +295,129 @@ BenchReport run_bench(const BenchOptions& o) {
   const auto options = at::TensorOptions(device).dtype(dtype);
   at::manual_seed(o.seed);
 
-  // (a) the matmul peak: large square matmuls, as fast as libtorch goes on this device/dtype.
+  // The matmul peak: large square matmuls, as fast as libtorch goes on this device/dtype: the
+  // fastest of the runs of at least 2 s (a peak, so the best run, not the mean).
   const int64_t N = o.matmul_size > 0 ? o.matmul_size : device.is_cpu() ? 1024 : 8192;
   {
     const at::Tensor a = at::randn({N, N}, options), b = at::randn({N, N}, options);
-    r.matmul = measure(cat("matmul ", N, "x", N), device, o.min_seconds, [&] { at::matmul(a, b); });
+    double fastest = 0;
+    auto timed = [&] {
+      const auto start = std::chrono::steady_clock::now();
+      at::matmul(a, b);
+      synchronize(device);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fastest = fastest == 0 ? s : std::min(fastest, s);
+    };
+    r.matmul = measure("peak", cat("matmul ", N, "x", N, ", fastest run"), device, std::max(o.min_seconds, 2.0), timed);
+    r.matmul.seconds_per_run = fastest;
     r.matmul.flops_per_run = 2.0 * N * N * N;
   }
 
   const auto base_weights = random_weights(r.config, options);
   const Transformer model(r.config, base_weights, device, dtype, cat("bench preset ", o.preset));
   for (const auto& [name, t] : base_weights) r.parameters += t.numel();
-  const int64_t B = o.batch, T = o.seq, P = o.particles;
-  const at::Tensor tokens = at::randint(r.config.vocab_size, {B, T}, at::TensorOptions(device).dtype(at::kLong));
-  const at::Tensor valid = at::ones({B, T}, at::TensorOptions(device).dtype(at::kBool));
-
-  // (b) the base model on B rows.
-  BenchFigure base = measure("base forward", device, o.min_seconds, [&] { model.forward(tokens, valid); });
-  base.tokens_per_run = B * T;
-  base.flops_per_run = forward_flops(model, B, T);
-  r.forwards.push_back(base);
-
-  // (c) P particles in one batch: P·B rows, row b uses particle b / B.
   const lora::PoolLayout layout = full_layout(model, o.rank);
   r.particle_dim = layout.dim();
-  const at::Tensor particles = at::randn({P, layout.dim()}, options).mul_(0.01);
-  double lora_flops_per_token = 0;
-  for (const auto& slot : layout.slots())
-    lora_flops_per_token += 2.0 * slot.rank * (slot.in_features + slot.out_features);
-  {
-    const at::Tensor all_tokens = tokens.repeat({P, 1}), all_valid = valid.repeat({P, 1});
-    const LoraBatch lora{&layout, particles,
-                         at::arange(P * B, at::TensorOptions(device).dtype(at::kLong)).div(B, "floor")};
-    BenchFigure batched = measure(cat(P, " particles batched"), device, o.min_seconds,
-                                  [&] { model.forward(all_tokens, all_valid, &lora); });
-    batched.tokens_per_run = P * B * T;
-    batched.flops_per_run = forward_flops(model, P * B, T) + lora_flops_per_token * P * B * T;
-    r.forwards.push_back(batched);
-  }
+  // Large enough that each particle visibly changes the scores (bench_export_test).
+  const at::Tensor particles = at::randn({o.particles, layout.dim()}, options).mul_(0.05);  // (P,D)
+  const MultipleChoiceSet mc = random_mc_set(o, r.config.vocab_size);
+  if (!o.export_dir.empty()) export_bench(o.export_dir, preset_json(o.preset), base_weights, layout, particles, mc);
 
-  // (d) particle by particle: W' = W + B_p·A_p merged into a model of its own, then B rows.
-  {
-    double merge_flops = 0;
-    for (const auto& slot : layout.slots()) merge_flops += 2.0 * slot.out_features * slot.in_features * slot.rank;
-    BenchFigure one_by_one = measure(cat(P, " particles one by one"), device, o.min_seconds, [&] {
-      for (int64_t p = 0; p < P; ++p) {
-        auto merged = base_weights;
-        const at::Tensor row = particles[p];
-        for (const auto& slot : layout.slots()) {
-          at::Tensor& w = merged[slot.name + ".weight"];
-          w = w + at::matmul(layout.b_view(row, slot), layout.a_view(row, slot));  // (out,R)@(R,in)
-        }
-        const Transformer particle_model(r.config, merged, device, dtype, "bench particle");
-        particle_model.forward(tokens, valid);
-      }
-    });
-    one_by_one.tokens_per_run = P * B * T;
-    one_by_one.flops_per_run = P * (forward_flops(model, B, T) + merge_flops);
-    r.forwards.push_back(one_by_one);
-  }
+  const FlopCounter flops(model, &layout);
+  const Setup setup{o, device, dtype, base_weights, model, layout, particles, flops,
+                    o.particles, o.compare_particles > 0 ? o.compare_particles : o.particles};
+  if (wants(o, "forward")) forward_phase(setup, r);
+  if (wants(o, "mc")) mc_phase(setup, mc, r);
+  if (wants(o, "generate")) generate_phase(setup, r);
+  if (wants(o, "pso")) pso_phase(setup, r);
   return r;
+}
+
+const BenchFigure* BenchReport::find(const std::string& name) const {
+  for (const auto& f : figures)
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 json BenchReport::to_json() const {
   const double peak = matmul.flops_per_second();
-  json forwards_json = json::array();
-  for (const auto& f : forwards) forwards_json.push_back(figure_json(f, peak));
-  return {{"preset", options.preset},
-          {"model",
-           {{"layers", config.num_hidden_layers},
-            {"hidden_size", config.hidden_size},
-            {"intermediate_size", config.intermediate_size},
-            {"heads", config.num_attention_heads},
-            {"kv_heads", config.num_key_value_heads},
-            {"vocab_size", config.vocab_size},
-            {"parameters", parameters}}},
-          {"device", device},
-          {"dtype", dtype},
-          {"batch", options.batch},
-          {"seq", options.seq},
-          {"particles", options.particles},
-          {"rank", options.rank},
-          {"particle_dim", particle_dim},
-          {"memory_kind", memory_kind},
-          {"matmul_peak", figure_json(matmul, peak)},
-          {"forward", forwards_json}};
+  json sections = json::object();
+  for (const char* phase : kPhases) sections[phase] = json::array();
+  for (const auto& f : figures) sections[f.section].push_back(figure_json(f, peak));
+  json comparisons_json = json::array();
+  for (const auto& c : comparisons)
+    comparisons_json.push_back({{"name", c.name}, {"value", c.value}, {"meaning", c.meaning}});
+  json j = {{"preset", options.preset},
+            {"model",
+             {{"layers", config.num_hidden_layers},
+              {"hidden_size", config.hidden_size},
+              {"intermediate_size", config.intermediate_size},
+              {"heads", config.num_attention_heads},
+              {"kv_heads", config.num_key_value_heads},
+              {"vocab_size", config.vocab_size},
+              {"parameters", parameters}}},
+            {"device", device},
+            {"dtype", dtype},
+            {"threads", threads},
+            {"particles", options.particles},
+            {"compare_particles", options.compare_particles > 0 ? options.compare_particles : options.particles},
+            {"rank", options.rank},
+            {"particle_dim", particle_dim},
+            {"workloads",
+             {{"forward", {{"batch", options.batch}, {"seq", options.seq}}},
+              {"mc",
+               {{"questions", options.questions},
+                {"choices", options.choices},
+                {"prompt_tokens", options.prompt_tokens},
+                {"choice_tokens", options.choice_tokens}}},
+              {"generate",
+               {{"prompts_per_particle", options.gen_prompts},
+                {"prompt_tokens", options.prompt_tokens},
+                {"new_tokens", options.gen_tokens}}},
+              {"max_batch_tokens", options.max_batch_tokens}}},
+            {"memory_kind", memory_kind},
+            {"matmul_peak", figure_json(matmul, peak)},
+            {"comparisons", comparisons_json}};
+  for (auto& [phase, figures_json] : sections.items()) j[phase] = figures_json;
+  return j;
 }
 
 std::string BenchReport::to_text() const {
   const double peak = matmul.flops_per_second();
+  const int64_t compared = options.compare_particles > 0 ? options.compare_particles : options.particles;
   std::ostringstream out;
   out << "model   " << options.preset << ": Llama L " << config.num_hidden_layers << ", D " << config.hidden_size
       << ", F " << config.intermediate_size << ", H " << config.num_attention_heads << "/" << config.num_key_value_heads
       << " kv, V " << config.vocab_size << ", " << static_cast<double>(parameters) / 1e6 << "M parameters (random)\n"
-      << "run     " << device << " " << dtype << ", batch " << options.batch << " x seq " << options.seq << ", "
-      << options.particles << " particles of LoRA rank " << options.rank << " on all linear modules (D = "
-      << particle_dim << ")\n"
+      << "run     " << device << " " << dtype << ", " << threads << " threads, " << options.particles
+      << " particles (comparisons: " << compared << ") of LoRA rank " << options.rank
+      << " on all linear modules (D = " << particle_dim << "), max " << options.max_batch_tokens
+      << " tokens per pass\n"
       << "peak    " << matmul.name << ": " << human(peak, "FLOP/s") << " (" << matmul.runs << " runs)\n";
-  char line[256];
-  std::snprintf(line, sizeof(line), "%-26s %11s %13s %14s %8s %12s\n", "forward", "wall/run", "tokens/s", "FLOP/s",
-                "of peak", "peak mem");
-  out << line;
-  for (const auto& f : forwards) {
-    std::snprintf(line, sizeof(line), "%-26s %9.4f s %13s %14s %7.1f%% %12s\n", f.name.c_str(), f.seconds_per_run,
-                  human(f.tokens_per_second(), "").c_str(), human(f.flops_per_second(), "FLOP/s").c_str(),
-                  100.0 * f.flops_per_second() / peak, human(static_cast<double>(f.peak_memory_bytes), "B").c_str());
+  char line[320];
+  std::string section;
+  for (const auto& f : figures) {
+    if (f.section != section) {
+      section = f.section;
+      std::snprintf(line, sizeof(line), "%-58s %10s %10s %9s %12s %7s %10s\n", section.c_str(), "wall/run",
+                    "s/particle", "tokens/s", "FLOP/s", "of peak", "peak mem");
+      out << line;
+    }
+    char per_particle[32] = "-";
+    if (f.particles > 0) std::snprintf(per_particle, sizeof(per_particle), "%.3f s", f.seconds_per_particle());
+    std::snprintf(line, sizeof(line), "  %-56s %8.3f s %10s %9s %12s %6.1f%% %10s\n", f.name.c_str(),
+                  f.seconds_per_run, per_particle,
+                  f.tokens_per_run > 0 ? human(f.tokens_per_second(), "").c_str() : "-",
+                  f.flops_per_run > 0 ? human(f.flops_per_second(), "FLOP/s").c_str() : "-",
+                  f.flops_per_run > 0 ? 100.0 * f.flops_per_second() / peak : 0.0,
+                  human(static_cast<double>(f.peak_memory_bytes), "B").c_str());
     out << line;
   }
-  out << "memory  " << memory_kind << "; FLOPs from the model shape (2·params·tokens + causal attention)\n";
+  for (const auto& c : comparisons) {
+    std::snprintf(line, sizeof(line), "ratio   %-36s %8.2fx  (%s)\n", c.name.c_str(), c.value, c.meaning.c_str());
+    out << line;
+  }
+  out << "memory  " << memory_kind << "; FLOPs from the model shape for the work each path does (model/bench.h)\n";
   return out.str();
 }
 

@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
@@ -74,14 +75,19 @@ class ModelEvaluator final : public Evaluator {
     const int64_t rows_total = P * R;
     for (int64_t first = 0; first < rows_total;) {
       const int64_t longest = static_cast<int64_t>(requests[order[first / P]].prompt.size()) + options.max_new_tokens;
-      const int64_t rows = rows_per_pass(rows_total - first, longest, options_.max_batch_tokens);
+      int64_t rows = rows_per_pass(rows_total - first, longest, options_.max_batch_tokens);
+      if (rows >= P) rows = rows / P * P;  // whole particles: equal rows each (project() in transformer.cpp)
+      // This pass's rows sorted by particle, so that each particle's LoRA delta is one batched matmul.
+      std::vector<int64_t> pass_rows(rows);
+      std::iota(pass_rows.begin(), pass_rows.end(), first);
+      std::stable_sort(pass_rows.begin(), pass_rows.end(), [&](int64_t a, int64_t b) { return a % P < b % P; });
       std::vector<std::vector<int64_t>> prompts;
       std::vector<int64_t> particle_of_row;
-      for (int64_t i = first; i < first + rows; ++i) {
-        prompts.push_back(requests[order[i / P]].prompt);
-        particle_of_row.push_back(i % P);
+      for (int64_t row : pass_rows) {
+        prompts.push_back(requests[order[row / P]].prompt);
+        particle_of_row.push_back(row % P);
       }
-      if (with_lora) lora.row_particle = at::tensor(particle_of_row, at::kLong).to(model_.device());
+      if (with_lora) assign_rows(lora, particle_of_row, model_.device());
       StopCheck stop;
       if (!options.stop.empty())
         stop = [&](int64_t row, const std::vector<int64_t>& generated) {
@@ -89,7 +95,7 @@ class ModelEvaluator final : public Evaluator {
         };
       const auto generated = generate_ids(model_, prompts, with_lora ? &lora : nullptr, sampling, stop);
       for (int64_t i = 0; i < rows; ++i) {
-        const int64_t row = first + i;
+        const int64_t row = pass_rows[i];
         std::string text = tokenizer_.decode_continuation(prompts[i], generated[i]);
         const size_t cut = first_stop(text, options.stop);
         if (cut != std::string::npos) text.resize(cut);

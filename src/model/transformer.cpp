@@ -11,6 +11,7 @@
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/formats/safetensors.h"
+#include "model/host_to_device.h"
 
 namespace modelswarm::model {
 namespace {
@@ -63,8 +64,30 @@ at::Tensor project(const Linear& linear, const at::Tensor& x, const lora::Module
   if (slot == nullptr) return y;
   const at::Tensor A = lora->layout->a_view(lora->particles, *slot);  // (P,R,in)
   const at::Tensor Bw = lora->layout->b_view(lora->particles, *slot); // (P,out,R)
-  if (A.size(0) == 1)  // one adapter for every row: two thin matmuls
-    return y.add_(at::linear(at::linear(x, A[0]), Bw[0]));
+  // The deltas accumulate into y inside the second matmul (beta = 1): no (B,T,out) temporary.
+  const int64_t out = y.size(-1);
+  if (A.size(0) == 1) {  // one adapter for every row: two thin matmuls
+    y.view({-1, out}).addmm_(at::linear(x, A[0]).view({-1, A.size(1)}), Bw[0].t());
+    return y;
+  }
+  if (!lora->runs.empty()) {  // rows grouped by particle
+    const auto& runs = lora->runs;
+    const int64_t U = static_cast<int64_t>(runs.size()), n = runs[0].rows, p0 = runs[0].particle;
+    bool uniform = true;  // U runs of n rows, of particles p0, p0+1, ...: the common case
+    for (int64_t i = 0; i < U; ++i) uniform = uniform && runs[i].particle == p0 + i && runs[i].rows == n;
+    if (uniform) {  // one pair of batched matmuls over (U, n·T) rows, weights read as views
+      const at::Tensor xr = x.reshape({U, n * x.size(1), x.size(2)});             // (U,n·T,in)
+      const at::Tensor xa = at::bmm(xr, A.narrow(0, p0, U).transpose(1, 2));  // (U,n·T,R)
+      y.view({U, -1, out}).baddbmm_(xa, Bw.narrow(0, p0, U).transpose(1, 2));  // (B,T,out) as (U,n·T,out)
+      return y;
+    }
+    for (const ParticleRun& run : runs)  // two thin matmuls per run
+      y.narrow(0, run.first_row, run.rows)
+          .view({-1, out})
+          .addmm_(at::linear(x.narrow(0, run.first_row, run.rows), A[run.particle]).view({-1, A.size(1)}),
+                  Bw[run.particle].t());
+    return y;
+  }
   const at::Tensor A_rows = A.index_select(0, lora->row_particle);   // (B,R,in)
   const at::Tensor B_rows = Bw.index_select(0, lora->row_particle);  // (B,out,R)
   const at::Tensor xa = at::bmm(x, A_rows.transpose(1, 2));          // (B,T,R)
@@ -200,11 +223,15 @@ at::Tensor Transformer::rms_norm(const at::Tensor& x, const at::Tensor& weight) 
 }
 
 at::Tensor Transformer::hidden_states(const at::Tensor& tokens, const at::Tensor& positions,
-                                      const at::Tensor& key_valid, KVCache* cache, const LoraBatch* lora) const {
+                                      const at::Tensor& key_valid, KVCache* cache, const LoraBatch* lora,
+                                      const SharedPrefix* prefix) const {
   const ModelConfig& c = config_;
   const int64_t B = tokens.size(0), T = tokens.size(1);
   const int64_t H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
-  const int64_t past = cache ? cache->length : 0, S = past + T;
+  TORCH_CHECK(!(cache && prefix), "hidden_states: a KV cache and a shared prefix are exclusive");
+  TORCH_CHECK(!prefix || (prefix->rows.dim() == 1 && prefix->rows.size(0) == B), "shared prefix rows must be (", B,
+              ")");
+  const int64_t past = cache ? cache->length : prefix ? prefix->cache->length : 0, S = past + T;
   TORCH_CHECK(tokens.dim() == 2 && positions.sizes() == tokens.sizes(), "tokens and positions must be (B,T), got ",
               tokens.sizes(), " and ", positions.sizes());
   TORCH_CHECK(key_valid.dim() == 2 && key_valid.size(0) == B && key_valid.size(1) == S, "key_valid must be (B,",
@@ -222,6 +249,8 @@ at::Tensor Transformer::hidden_states(const at::Tensor& tokens, const at::Tensor
                 "particles must be (P,", lora->layout->dim(), "), got ", lora->particles.sizes());
     TORCH_CHECK(lora->particles.size(0) == 1 || (lora->row_particle.defined() && lora->row_particle.size(0) == B),
                 "row_particle must name one particle per batch row (", B, ")");
+    TORCH_CHECK(lora->runs.empty() || lora->runs.back().first_row + lora->runs.back().rows == B,
+                "LoRA particle runs must cover the ", B, " batch rows");
   }
 
   // RoPE tables from positions: cos/sin (B,1,T,hd) in the model dtype.
@@ -267,6 +296,9 @@ at::Tensor Transformer::hidden_states(const at::Tensor& tokens, const at::Tensor
       cache->v[l].narrow(2, past, T).copy_(v);
       k = cache->k[l].narrow(2, 0, S);
       v = cache->v[l].narrow(2, 0, S);
+    } else if (prefix) {  // (B,K,past,hd) gathered from the prefix rows, then the new T slots
+      k = at::cat({prefix->cache->k[l].narrow(2, 0, past).index_select(0, prefix->rows), k}, 2);
+      v = at::cat({prefix->cache->v[l].narrow(2, 0, past).index_select(0, prefix->rows), v}, 2);
     }
     at::Tensor attention = at::scaled_dot_product_attention(q, repeat_kv(k, H / K), repeat_kv(v, H / K), mask);
     attention = attention.transpose(1, 2).reshape({B, T, H * hd});  // (B,T,H·hd)
@@ -292,6 +324,22 @@ at::Tensor Transformer::logits(const at::Tensor& hidden) const {
 at::Tensor Transformer::forward(const at::Tensor& tokens, const at::Tensor& valid, const LoraBatch* lora) const {
   const at::Tensor valid_d = valid.to(device_, at::kBool);
   return logits(hidden_states(tokens.to(device_), positions_from_valid(valid_d), valid_d, nullptr, lora));
+}
+
+std::vector<ParticleRun> particle_runs(const std::vector<int64_t>& row_particle) {
+  std::vector<ParticleRun> runs;
+  for (size_t b = 0; b < row_particle.size(); ++b) {
+    if (runs.empty() || runs.back().particle != row_particle[b])
+      runs.push_back({row_particle[b], static_cast<int64_t>(b), 0});
+    ++runs.back().rows;
+  }
+  return runs;
+}
+
+void assign_rows(LoraBatch& batch, const std::vector<int64_t>& row_particle, c10::Device device) {
+  batch.row_particle = host_to_device(at::tensor(row_particle, at::kLong), device);  // (B)
+  batch.runs = particle_runs(row_particle);
+  if (batch.runs.size() * 2 > row_particle.size()) batch.runs.clear();
 }
 
 at::Tensor positions_from_valid(const at::Tensor& valid) {

@@ -3,6 +3,7 @@
 // PEFT does, and a malformed checkpoint must fail with one line naming the file.
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "modelswarm/common/atomic_file.h"
@@ -103,22 +104,59 @@ TEST(ConvertGenerateCli, GenerateNeedsAModelAndAPrompt) {
   EXPECT_NE(missing.output.find("/nonexistent/model"), std::string::npos) << missing.output;
 }
 
-TEST(BenchCli, TinyPresetReportsEveryFigureAsJson) {
-  const auto r = test::run_cli({"-q", "bench", "--preset", "tiny", "--batch", "2", "--seq", "16", "--particles", "2",
-                                "--rank", "2", "--device", "cpu", "--min-seconds", "0", "--matmul-size", "128",
-                                "--json"});
+TEST(BenchCli, TinyPresetReportsEveryPhaseAndExportsItsModelAndData) {
+  const fs::path dir = test::temp_dir("bench-export");
+  const auto r = test::run_cli({"-q", "bench", "--preset", "tiny", "--batch", "2", "--seq", "16", "--particles", "3",
+                                "--compare-particles", "2", "--rank", "2", "--questions", "5", "--choices", "3",
+                                "--prompt-tokens", "8", "--choice-tokens", "2", "--gen-prompts", "2", "--gen-tokens",
+                                "3", "--device", "cpu", "--min-seconds", "0", "--matmul-size", "128", "--json",
+                                "--export", (dir / "export").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const json report = json::parse(r.output);
   EXPECT_EQ(report["model"]["layers"], 5);
   EXPECT_GT(report["matmul_peak"]["flops_per_second"].get<double>(), 0);
-  ASSERT_EQ(report["forward"].size(), 3u);
-  for (const json& f : report["forward"]) {
-    EXPECT_GT(f["tokens_per_second"].get<double>(), 0) << f["name"];
-    EXPECT_GT(f["peak_memory_bytes"].get<int64_t>(), 0) << f["name"];
+  const std::map<std::string, size_t> figures = {{"forward", 3}, {"mc", 3}, {"generate", 2}, {"pso", 1}};
+  for (const auto& [section, count] : figures) {
+    ASSERT_EQ(report[section].size(), count) << section;
+    for (const json& f : report[section]) {
+      EXPECT_GT(f["seconds_per_run"].get<double>(), 0) << f["name"];
+      EXPECT_GT(f["peak_memory_bytes"].get<int64_t>(), 0) << f["name"];
+    }
   }
   EXPECT_EQ(report["forward"][0]["tokens_per_run"], 2 * 16);
-  EXPECT_EQ(report["forward"][1]["tokens_per_run"], 2 * 2 * 16);
+  EXPECT_EQ(report["forward"][1]["tokens_per_run"], 3 * 2 * 16);
+  EXPECT_EQ(report["forward"][2]["particles"], 2);
+  // Shared prompts: 5 prompts of 8 tokens, then 1 more token per choice (the first is scored from
+  // the prompt's last position); unshared: 5·3 rows of 8 + 1 tokens.
+  EXPECT_EQ(report["mc"][0]["tokens_per_run"], 3 * (5 * 8 + 5 * 3 * 1));
+  EXPECT_EQ(report["mc"][1]["tokens_per_run"], 2 * (5 * 3 * 9));
+  EXPECT_LT(report["mc"][0]["flops_per_run"].get<double>() / 3, report["mc"][1]["flops_per_run"].get<double>() / 2);
+  EXPECT_EQ(report["generate"][0]["tokens_per_run"], 3 * 2 * (8 + 2));
+  EXPECT_EQ(report["comparisons"].size(), 5u);
+
+  // The export: a model directory, one PEFT adapter per particle, the mc set as JSONL.
+  const fs::path exported = dir / "export";
+  for (const char* file : {"model/config.json", "model/model.safetensors", "model/tokenizer.json",
+                           "particles/0/adapter_config.json", "particles/2/adapter_model.safetensors", "mc.jsonl"})
+    EXPECT_TRUE(fs::exists(exported / file)) << file;
+  std::ifstream mc(exported / "mc.jsonl");
+  std::string line;
+  int questions = 0;
+  while (std::getline(mc, line)) {
+    const json q = json::parse(line);
+    EXPECT_EQ(q["prompt_ids"].size(), 8u);
+    EXPECT_EQ(q["choice_ids"].size(), 3u);
+    ++questions;
+  }
+  EXPECT_EQ(questions, 5);
+}
+
+TEST(BenchCli, RejectsUnknownPresetsPhasesAndComparisonCounts) {
   EXPECT_EQ(test::run_cli({"bench", "--preset", "7b"}).exit_code, 2);
+  const auto phase = test::run_cli({"bench", "--phases", "mc,warp", "--device", "cpu"});
+  EXPECT_EQ(phase.exit_code, 2);
+  EXPECT_NE(phase.output.find("unknown phase \"warp\""), std::string::npos) << phase.output;
+  EXPECT_EQ(test::run_cli({"bench", "--particles", "2", "--compare-particles", "3", "--device", "cpu"}).exit_code, 2);
 }
 
 }  // namespace

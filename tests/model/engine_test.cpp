@@ -72,6 +72,62 @@ TEST(Scoring, BaseModelWithoutParticles) {
     EXPECT_NEAR(scores[0][r].item<double>(), hand_loglikelihood(m, reqs[r], nullptr), 1e-4) << r;
 }
 
+// Questions whose choices share a context: choices of 1 to 4 tokens, contexts of 2 to 9 tokens,
+// one lone request, and one empty continuation inside a group.
+std::vector<model::ScoringRequest> multiple_choice_requests() {
+  at::manual_seed(22);
+  std::vector<model::ScoringRequest> reqs;
+  for (int64_t context_length : {5, 2, 9}) {
+    const auto context = random_ids(context_length);
+    for (int64_t choice_length : {1, 3, 4, 2}) reqs.push_back({context, random_ids(choice_length)});
+  }
+  reqs.push_back({random_ids(4), random_ids(3)});
+  reqs.push_back({reqs[0].context, {}});
+  return reqs;
+}
+
+TEST(Scoring, SharedContextsEqualScoringEveryChoiceFromScratch) {
+  const Transformer m = test::random_llama();
+  const auto layout = test::full_layout(m, 2);
+  at::manual_seed(5);
+  const at::Tensor particles = 0.3 * at::randn({3, layout.dim()});  // (P,D)
+  const auto reqs = multiple_choice_requests();
+  int64_t shared_tokens = 0, unshared_tokens = 0;
+  // 24 tokens per pass: the 9-token context's units run one by one, the short ones together.
+  const at::Tensor shared = model::score_loglikelihood(m, &layout, particles, reqs, 24, &shared_tokens, true);
+  const at::Tensor unshared = model::score_loglikelihood(m, &layout, particles, reqs, 24, &unshared_tokens, false);
+  ASSERT_EQ(shared.sizes(), at::IntArrayRef({3, 14}));
+  EXPECT_LT(test::max_abs_diff(shared, unshared), 1e-4);
+  for (int64_t p = 0; p < 3; ++p) {
+    model::LoraBatch one{&layout, particles.narrow(0, p, 1), at::Tensor()};
+    for (size_t r = 0; r < reqs.size(); ++r)
+      EXPECT_NEAR(shared[p][r].item<double>(), hand_loglikelihood(m, reqs[r], &one), 1e-4) << p << "," << r;
+  }
+  EXPECT_EQ(shared[1][13].item<double>(), 0.0);  // empty continuation
+  EXPECT_LT(shared_tokens, unshared_tokens);      // each context ran once per particle, not once per choice
+  // One pass for everything, and the base model, give the same scores too.
+  EXPECT_LT(test::max_abs_diff(model::score_loglikelihood(m, &layout, particles, reqs, 1 << 20), unshared), 1e-4);
+  const at::Tensor base = model::score_loglikelihood(m, nullptr, at::Tensor(), reqs, 16);
+  for (size_t r = 0; r < reqs.size(); ++r)
+    EXPECT_NEAR(base[0][r].item<double>(), hand_loglikelihood(m, reqs[r], nullptr), 1e-4) << r;
+}
+
+TEST(Scoring, OverAThousandScoredPositionsInOnePassEqualSmallPasses) {
+  // One pass scores 3 particles x 4 choices x 99 positions: its log-probabilities come in chunks.
+  const Transformer m = test::random_llama();
+  const auto layout = test::full_layout(m, 2);
+  at::manual_seed(7);
+  const at::Tensor particles = 0.3 * at::randn({3, layout.dim()});  // (P,D)
+  at::manual_seed(23);
+  const auto context = random_ids(5);
+  std::vector<model::ScoringRequest> reqs;
+  for (int c = 0; c < 4; ++c) reqs.push_back({context, random_ids(100)});
+  const at::Tensor one_pass = model::score_loglikelihood(m, &layout, particles, reqs, 1 << 20);
+  const at::Tensor small_passes = model::score_loglikelihood(m, &layout, particles, reqs, 128);  // 396 positions each
+  EXPECT_LT(test::max_abs_diff(one_pass, small_passes), 1e-3);
+  EXPECT_LT(one_pass.max().item<double>(), -100.0);  // 100 tokens of a 50-token vocabulary, all scored
+}
+
 TEST(Scoring, RejectsEmptyContextAndOutOfVocabularyIds) {
   const Transformer m = test::random_llama();
   EXPECT_THROW(model::score_loglikelihood(m, nullptr, at::Tensor(), {{{}, {1, 2}}}, 64), Error);

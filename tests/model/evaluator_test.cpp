@@ -45,21 +45,24 @@ TEST(Evaluator, LoglikelihoodMatchesTransformersForEachParticle) {
   const auto reference = safetensors::File::open(dir / "reference.safetensors");
   const at::Tensor ids = reference.tensor("ids");  // row 0 is unpadded, 7 tokens
   std::vector<int64_t> row(ids[0].data_ptr<int64_t>(), ids[0].data_ptr<int64_t>() + 7);
+  // Requests 0, 3 and 4 share their context (scored through one KV cache); [from, to) of the row.
   const std::vector<model::ScoringRequest> requests = {{{row.begin(), row.begin() + 3}, {row.begin() + 3, row.end()}},
                                                        {{row.begin(), row.begin() + 1}, {row.begin() + 1, row.end()}},
-                                                       {{row.begin(), row.begin() + 6}, {row.back()}}};
-  const std::vector<int64_t> from = {3, 1, 6};
+                                                       {{row.begin(), row.begin() + 6}, {row.back()}},
+                                                       {{row.begin(), row.begin() + 3}, {row.begin() + 3, row.begin() + 5}},
+                                                       {{row.begin(), row.begin() + 3}, {row[3]}}};
+  const std::vector<int64_t> from = {3, 1, 6, 3, 3}, to = {7, 7, 7, 5, 4};
 
   auto pool = lora::ExpertPool::from_adapters({lora::read_adapter(dir / "adapter")}, {"adapter"});
   auto evaluator = model::load_evaluator(dir / "model", &pool.layout, cpu_options(10));
   // Particle 0: the adapter; particle 1: zero (the base model).
   const at::Tensor particles = at::cat({pool.weights, at::zeros_like(pool.weights)});
   const at::Tensor scores = evaluator->loglikelihood(particles, requests);
-  ASSERT_EQ(scores.sizes(), at::IntArrayRef({2, 3}));
+  ASSERT_EQ(scores.sizes(), at::IntArrayRef({2, 5}));
   const at::Tensor lora_logits = reference.tensor("logits_lora")[0], base_logits = reference.tensor("logits_base")[0];
   for (size_t r = 0; r < requests.size(); ++r) {
-    EXPECT_NEAR(scores[0][r].item<double>(), reference_loglikelihood(lora_logits, ids[0], from[r], 7), 1e-4) << r;
-    EXPECT_NEAR(scores[1][r].item<double>(), reference_loglikelihood(base_logits, ids[0], from[r], 7), 1e-4) << r;
+    EXPECT_NEAR(scores[0][r].item<double>(), reference_loglikelihood(lora_logits, ids[0], from[r], to[r]), 1e-4) << r;
+    EXPECT_NEAR(scores[1][r].item<double>(), reference_loglikelihood(base_logits, ids[0], from[r], to[r]), 1e-4) << r;
   }
   const at::Tensor base = evaluator->loglikelihood(at::Tensor(), requests);
   EXPECT_LT(test::max_abs_diff(base[0], scores[1]), 1e-5);

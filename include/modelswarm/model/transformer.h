@@ -55,6 +55,14 @@ struct KVCache {
   int64_t capacity() const { return k.empty() ? 0 : k[0].size(2); }
 };
 
+/// A computed prefix that several rows continue, read-only: row b of a pass attends to the
+/// first `cache->length` slots of cache row `rows[b]` (the choices of one multiple-choice
+/// question after its shared prompt). Repeats keys/values one layer at a time, not the whole cache.
+struct SharedPrefix {
+  const KVCache* cache = nullptr;
+  at::Tensor rows;  // (B) int64 on the model's device
+};
+
 class Transformer {
  public:
   /// Loads DIR/config.json and its safetensors weights onto `device` in `dtype`. A missing or
@@ -79,9 +87,11 @@ class Transformer {
   /// The decoder stack. tokens (B,T) int64; positions (B,T) int64 RoPE positions; key_valid
   /// (B,S) bool, false at padding slots, S = cache length + T (only T without a cache).
   /// With a cache, the new keys/values are written at slots [length, length+T) and length advances.
+  /// With a shared prefix (exclusive with a cache), S = prefix length + T and nothing is stored.
   /// Returns the final-normed hidden states (B,T,D) in the model dtype.
   at::Tensor hidden_states(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid,
-                           KVCache* cache = nullptr, const LoraBatch* lora = nullptr) const;
+                           KVCache* cache = nullptr, const LoraBatch* lora = nullptr,
+                           const SharedPrefix* prefix = nullptr) const;
   /// lm_head: (..., D) -> (..., V) float32; an Error for a model without lm_head.
   at::Tensor logits(const at::Tensor& hidden) const;
   /// Full-sequence logits (B,T,V) float32 for a batch whose padding is marked by `valid` (B,T)
