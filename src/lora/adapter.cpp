@@ -179,8 +179,12 @@ Adapter read_adapter(const fs::path& dir) {
                       "' (expected base_model.model.<module>.lora_A.weight / lora_B.weight)"));
     }
     if (e.shape.size() != 2) throw Error(cat(weights_path.string(), ": tensor '", name, "' must be 2-D"));
+    if (!at::isFloatingType(safetensors::to_scalar_type(e.dtype)))
+      throw Error(cat(weights_path.string(), ": tensor '", name, "' has non-float dtype ", safetensors::dtype_name(e.dtype)));
     auto& slot = found[groups[1]];
     at::Tensor t = file.tensor(e).to(at::kFloat);
+    if (!at::isfinite(t).all().item<bool>())
+      throw Error(cat(weights_path.string(), ": tensor '", name, "' holds NaN or infinite values"));
     (groups[2] == "A" ? slot.first : slot.second) = t;
   }
   if (found.empty()) throw Error(cat(weights_path.string(), ": holds no LoRA tensors"));
