@@ -261,6 +261,11 @@ const std::vector<BadInput>& adapters() {
          write_text_atomic(f, "{\"r\": 2, \"lora_alpha\": ");
          return Invocation{w.search(), f.string() + ": invalid JSON"};
        }},
+      {"adapter_config.json field of the wrong type (found by fuzzing)", 1, [](Workspace& w) {
+         const fs::path f = w.expert(0) / "adapter_config.json";
+         edit_json(f, {{"peft_type", 16}});
+         return Invocation{w.search(), f.string() + ": peft_type: expected a string, got 16"};
+       }},
       {"pickle-only adapter", 1, [](Workspace& w) {
          const fs::path e = w.expert(1);
          fs::remove(e / "adapter_model.safetensors");
