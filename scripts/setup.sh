@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything modelswarm needs to build and test, idempotently:
-# Debian packages (compiler, CMake, CLI11, nlohmann-json, spdlog, GoogleTest, PCRE2, utf8proc)
+# Debian packages (compilers, CMake, CLI11, nlohmann-json, spdlog, GoogleTest, PCRE2, utf8proc)
 # and the project-local venv .venv (torch for libtorch, plus the Python test oracles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# clang-14 + libclang-rt-14-dev (the libFuzzer and sanitizer runtimes) build scripts/fuzz.sh.
 packages=(build-essential cmake ninja-build pkg-config git python3 python3-venv
-          libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libpcre2-dev libutf8proc-dev)
+          libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libpcre2-dev libutf8proc-dev
+          clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <iostream>
 #include <vector>
 
@@ -7,8 +8,40 @@
 #include "modelswarm/cli/cli.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/model/out_of_memory.h"
 
 namespace modelswarm {
+
+namespace {
+
+// Every error is one line on stderr, whatever the message carries: libtorch appends a C++
+// backtrace, and an external command's stderr tail or a file's bad bytes may hold newlines and
+// control characters: newlines become " | ", other control characters "\xNN".
+std::string one_line(std::string message) {
+  const auto backtrace = message.find("\nException raised from");
+  if (backtrace != std::string::npos) message.resize(backtrace);
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) message.pop_back();
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') out += " | ";
+    else if (c == '\r') continue;
+    else if (c == '\t') out += ' ';
+    else if (u < 0x20 || u == 0x7f) out += cat("\\x", "0123456789abcdef"[u >> 4], "0123456789abcdef"[u & 15]);
+    else out += c;
+  }
+  return out;
+}
+
+int report_error(const std::string& message, ExitCode code) {
+  const std::string line = one_line(message);
+  log::error_to_files(line);
+  std::cerr << "modelswarm: error: " << line << "\n";
+  return static_cast<int>(code);
+}
+
+}  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"modelswarm: adapt LLMs by particle swarm search over LoRA experts (Model Swarms)",
@@ -45,19 +78,10 @@ int run_cli(int argc, char** argv) {
       if (sub->parsed()) return run();
     return static_cast<int>(ExitCode::kUsageError);
   } catch (const Error& e) {
-    std::cerr << "modelswarm: error: " << e.what() << "\n";
-    return static_cast<int>(e.code());
-  } catch (const std::bad_alloc&) {
-    std::cerr << "modelswarm: error: out of memory; try a smaller batch (engine.max_batch_tokens) "
-                 "or fewer particles per pass\n";
-    return static_cast<int>(ExitCode::kRuntimeFailure);
+    return report_error(e.what(), e.code());
   } catch (const std::exception& e) {
-    std::string message = e.what();
-    // libtorch messages carry a C++ backtrace after the first line: keep the first line.
-    const auto cut = message.find("\nException raised from");
-    if (cut != std::string::npos) message.resize(cut);
-    std::cerr << "modelswarm: error: " << message << "\n";
-    return static_cast<int>(ExitCode::kRuntimeFailure);
+    if (model::is_out_of_memory(e)) return report_error(model::out_of_memory_advice(), ExitCode::kRuntimeFailure);
+    return report_error(e.what(), ExitCode::kRuntimeFailure);
   }
 }
 

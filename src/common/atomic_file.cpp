@@ -16,17 +16,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
+thread_local std::function<void(const fs::path&)> before_rename_hook;
+
+void before_rename(const fs::path& destination) {
+  if (before_rename_hook) before_rename_hook(destination);
+}
+
 fs::path temporary_sibling(const fs::path& path) {
   static std::atomic<unsigned> counter{0};
   return path.parent_path() /
          cat(".", path.filename().string(), ".tmp-", ::getpid(), "-", counter++);
 }
 
-void fsync_path(const fs::path& path, bool directory) {
+// 0, or the errno of a failed fsync: a full disk may only show when the data is flushed.
+int fsync_path(const fs::path& path, bool directory) {
   int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
+  if (fd < 0) return 0;
+  const int error = ::fsync(fd) == 0 ? 0 : errno;
   ::close(fd);
+  return error == EINVAL || error == EROFS ? 0 : error;  // file systems without fsync
 }
 
 }  // namespace
@@ -39,9 +47,14 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
       if (!out) throw Error(cat(path.string(), ": cannot write: ", std::strerror(errno)));
       write(out);
       out.flush();
-      if (!out) throw Error(cat(path.string(), ": write failed (disk full?)"));
+      if (!out) {
+        const int error = errno;
+        throw Error(cat(path.string(), ": write failed: ", error ? std::strerror(error) : "disk full?"));
+      }
     }
-    fsync_path(tmp, false);
+    if (const int error = fsync_path(tmp, false))
+      throw Error(cat(path.string(), ": write failed: ", std::strerror(error)));
+    before_rename(path);
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) throw Error(cat(path.string(), ": cannot rename temporary file into place: ", ec.message()));
@@ -52,6 +65,12 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
     throw;
   }
 }
+
+BeforeRename::BeforeRename(std::function<void(const fs::path&)> hook) : previous_(std::move(before_rename_hook)) {
+  before_rename_hook = std::move(hook);
+}
+
+BeforeRename::~BeforeRename() { before_rename_hook = std::move(previous_); }
 
 void write_text_atomic(const fs::path& path, const std::string& contents) {
   write_file_atomic(path, [&](std::ostream& out) { out.write(contents.data(), contents.size()); });
@@ -65,6 +84,7 @@ void write_directory_atomic(const fs::path& path, const std::function<void(const
     if (ec) throw Error(cat(path.string(), ": cannot create directory: ", ec.message()));
     fill(tmp);
     fsync_path(tmp, true);
+    before_rename(path);
     if (fs::exists(path)) {
       const fs::path old = temporary_sibling(path);
       fs::rename(path, old, ec);

@@ -48,6 +48,17 @@ void debug(const std::string& message) { logger()->debug(message); }
 void info(const std::string& message) { logger()->info(message); }
 void warn(const std::string& message) { logger()->warn(message); }
 void error(const std::string& message) { logger()->error(message); }
+void error_to_files(const std::string& message) {
+  try {
+    auto l = logger();
+    const spdlog::details::log_msg line(l->name(), spdlog::level::err, message);
+    for (size_t i = 1; i < l->sinks().size(); ++i) {  // sinks()[0] is the console
+      l->sinks()[i]->log(line);
+      l->sinks()[i]->flush();
+    }
+  } catch (...) {
+  }
+}
 bool debug_enabled() { return logger()->sinks().front()->should_log(spdlog::level::debug); }
 }  // namespace log
 

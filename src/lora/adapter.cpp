@@ -84,7 +84,11 @@ AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std
   };
   if (!json.is_object()) throw Error(cat(source, ": expected a JSON object"));
   AdapterConfig c;
-  const std::string peft_type = json.value("peft_type", std::string("LORA"));
+  std::string peft_type = "LORA";
+  if (json.contains("peft_type") && !json["peft_type"].is_null()) {
+    if (!json["peft_type"].is_string()) fail("peft_type", cat("expected a string, got ", json["peft_type"].dump()));
+    peft_type = json["peft_type"].get<std::string>();
+  }
   if (peft_type != "LORA") fail("peft_type", cat("only LORA adapters are supported, got ", peft_type));
   auto get_number = [&](const char* key, double fallback) {
     if (!json.contains(key) || json[key].is_null()) return fallback;
@@ -96,8 +100,11 @@ AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std
     if (!json[key].is_boolean()) fail(key, cat("expected true or false, got ", json[key].dump()));
     return json[key].get<bool>();
   };
+  // Ranks are checked before the cast: a double beyond int64 range does not convert.
+  constexpr double kMaxRank = 1 << 20;
   const double r = get_number("r", 8);
-  if (r < 1 || r != std::floor(r)) fail("r", cat("must be a positive integer, got ", json["r"].dump()));
+  if (r < 1 || r > kMaxRank || r != std::floor(r))
+    fail("r", cat("must be an integer in [1, ", kMaxRank, "], got ", json["r"].dump()));
   c.r = static_cast<int64_t>(r);
   c.lora_alpha = get_number("lora_alpha", 8);
   c.use_rslora = get_bool("use_rslora");
@@ -119,7 +126,8 @@ AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std
       Regex check("(.*\\.)?(" + item.key() + ")$", cat(source, ": ", pattern_key));
       if (std::string(pattern_key) == "rank_pattern") {
         const double v = item.value().get<double>();
-        if (v < 1 || v != std::floor(v)) fail(cat(pattern_key, ".", item.key()), "rank must be a positive integer");
+        if (v < 1 || v > kMaxRank || v != std::floor(v))
+          fail(cat(pattern_key, ".", item.key()), cat("rank must be an integer in [1, ", kMaxRank, "]"));
         c.rank_pattern[item.key()] = static_cast<int64_t>(v);
         c.rank_pattern_order.push_back(item.key());
       } else {
@@ -179,8 +187,12 @@ Adapter read_adapter(const fs::path& dir) {
                       "' (expected base_model.model.<module>.lora_A.weight / lora_B.weight)"));
     }
     if (e.shape.size() != 2) throw Error(cat(weights_path.string(), ": tensor '", name, "' must be 2-D"));
+    if (!at::isFloatingType(safetensors::to_scalar_type(e.dtype)))
+      throw Error(cat(weights_path.string(), ": tensor '", name, "' has non-float dtype ", safetensors::dtype_name(e.dtype)));
     auto& slot = found[groups[1]];
     at::Tensor t = file.tensor(e).to(at::kFloat);
+    if (!at::isfinite(t).all().item<bool>())
+      throw Error(cat(weights_path.string(), ": tensor '", name, "' holds NaN or infinite values"));
     (groups[2] == "A" ? slot.first : slot.second) = t;
   }
   if (found.empty()) throw Error(cat(weights_path.string(), ": holds no LoRA tensors"));

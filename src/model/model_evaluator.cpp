@@ -12,6 +12,7 @@
 #include "modelswarm/formats/tokenizer.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/model/generate.h"
+#include "modelswarm/model/out_of_memory.h"
 #include "modelswarm/model/scoring.h"
 #include "modelswarm/model/transformer.h"
 #include "model/packing.h"
@@ -140,7 +141,8 @@ std::unique_ptr<Evaluator> load_evaluator(const std::filesystem::path& model_dir
   auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
   log::info(cat("engine: ", model.config().architecture, " from ", model_dir.string(), " on ", device.str(), " in ",
                 dtype_name(dtype)));
-  return std::make_unique<ModelEvaluator>(std::move(model), std::move(tokenizer), layout, options);
+  return advise_on_out_of_memory(std::make_unique<ModelEvaluator>(std::move(model), std::move(tokenizer), layout, options),
+                                 options);
 }
 
 }  // namespace modelswarm::model

@@ -47,7 +47,13 @@ class TensorSource {
                       shape_string(shape)));
     if (!at::isFloatingType(t.scalar_type()))
       throw Error(cat(source_, ": tensor ", name, " has non-float dtype ", c10::toString(t.scalar_type())));
-    return t.to(device_, dtype_).contiguous();
+    at::Tensor weight = t.to(device_, dtype_).contiguous();
+    // One NaN or infinity (or a value float16 cannot hold) would make every utility NaN: refuse
+    // the file. Chunks bound the temporary mask's memory on large embeddings.
+    for (const at::Tensor& chunk : weight.view(-1).split(int64_t(1) << 24))
+      if (!at::isfinite(chunk).all().item<bool>())
+        throw Error(cat(source_, ": tensor ", name, " holds NaN or infinite values (in ", c10::toString(dtype_), ")"));
+    return weight;
   }
 
  private:

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/search/history.h"
@@ -36,7 +38,8 @@ Runner::Runner(swarm::Options options, swarm::Problem& problem, RunSettings sett
 }
 
 RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_iteration) {
-  RunLock lock = RunLock::acquire(settings_.run_dir);
+  std::optional<RunLock> lock;
+  if (settings_.take_lock) lock.emplace(RunLock::acquire(settings_.run_dir));
   const swarm::Swarm swarm(options_, *problem_);
   const auto dir = checkpoint_dir();
   RunResult result;

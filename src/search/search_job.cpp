@@ -17,6 +17,7 @@
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/report/html_report.h"
 #include "modelswarm/search/outputs.h"
+#include "modelswarm/search/run_lock.h"
 #include "modelswarm/search/runner.h"
 #include "modelswarm/search/stop_signal.h"
 #include "modelswarm/swarm/checkpoint.h"
@@ -88,9 +89,9 @@ json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   const auto start = Clock::now();
   const fs::path run_dir = config.output_dir;
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) throw Error(cat(run_dir.string(), ": cannot create the run directory: ", ec.message()));
+  // Locked first: a second search on this directory is refused before it loads anything or
+  // writes a line into this run's log.
+  const RunLock lock = RunLock::acquire(run_dir);
   add_log_file((run_dir / "search.log").string());
   log::info(cat(flags.resume ? "resuming" : "starting", " search: config ", config.source.string(), ", run directory ",
                 run_dir.string()));
@@ -125,6 +126,7 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   RunSettings settings;
   settings.run_dir = run_dir;
   settings.resume = flags.resume;
+  settings.take_lock = false;
   settings.resume_command = cat("modelswarm search --config ", config.source.string(), " --resume");
   if (!flags.resume && !swarm::checkpoint_exists(run_dir / "checkpoint")) {
     // The uniform average of the experts is the baseline the search has to beat.

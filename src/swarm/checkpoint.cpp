@@ -2,6 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <csignal>
+#include <cstdlib>
+#include <optional>
+
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/formats/safetensors.h"
@@ -35,6 +39,21 @@ bool is_tensor_file(const std::string& name) {
   return name.rfind("tensors-", 0) == 0 || name.rfind(".tensors-", 0) == 0 || name.rfind(".state.json.tmp-", 0) == 0;
 }
 
+// Crash-safety tests only: MODELSWARM_TEST_KILL_CHECKPOINT=ITERATION:STAGE makes the process
+// SIGKILL itself while writing the checkpoint of ITERATION, at STAGE:
+//   tensors  the new tensor file is complete under its temporary name, not yet renamed
+//   state    the new tensor file is in place, the new state.json not yet renamed over the old
+//   cleanup  state.json names the new tensor file, the old one is not yet deleted
+// Returns the STAGE for `iteration`, or "" (always, when the variable is unset).
+std::string test_kill_stage(int64_t iteration) {
+  const char* spec = std::getenv("MODELSWARM_TEST_KILL_CHECKPOINT");
+  if (spec == nullptr) return "";
+  const std::string s = spec;
+  const auto colon = s.find(':');
+  if (colon == std::string::npos || s.substr(0, colon) != std::to_string(iteration)) return "";
+  return s.substr(colon + 1);
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& directory, const State& s, const Options& options, const json& metadata) {
@@ -46,6 +65,14 @@ void save_checkpoint(const fs::path& directory, const State& s, const Options& o
   const std::string previous = current_tensor_file(directory);
   std::string tensor_file = cat("tensors-", s.iteration, "-0.safetensors");
   if (tensor_file == previous) tensor_file = cat("tensors-", s.iteration, "-1.safetensors");
+  const std::string kill_stage = test_kill_stage(s.iteration);
+  std::optional<BeforeRename> crash_point;
+  if (!kill_stage.empty())
+    crash_point.emplace([&](const fs::path& destination) {
+      const std::string name = destination.filename().string();
+      if ((kill_stage == "tensors" && name == tensor_file) || (kill_stage == "state" && name == "state.json"))
+        ::raise(SIGKILL);
+    });
   safetensors::write(directory / tensor_file, {{"positions", s.positions},
                                                {"velocities", s.velocities},
                                                {"personal_best", s.personal_best},
@@ -77,6 +104,7 @@ void save_checkpoint(const fs::path& directory, const State& s, const Options& o
                          {"metadata", metadata}};
   write_text_atomic(manifest_path(directory), manifest.dump(1) + "\n");
 
+  if (kill_stage == "cleanup") ::raise(SIGKILL);
   // Only now may older tensor files (and leftovers of killed writes) go.
   for (const auto& entry : fs::directory_iterator(directory, ec)) {
     const std::string name = entry.path().filename().string();

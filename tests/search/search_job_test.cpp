@@ -1,15 +1,22 @@
 // `modelswarm search` end to end on the real stories260K model (converted from llama2.c) with
-// five stand-in LoRA experts made by PEFT, scored by multiple-choice accuracy.
+// five stand-in LoRA experts made by PEFT, scored by multiple-choice accuracy; and runs that
+// survive: kill -9 at chosen and random moments then --resume, a second search on a busy run
+// directory, a full disk, an unwritable output.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
+#include "cli/child_process_fixture.h"
+#include "modelswarm/common/atomic_file.h"
 #include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/adapter.h"
+#include "modelswarm/swarm/checkpoint.h"
+#include "search/stories_fixture.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -17,50 +24,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// The converted model and its experts, made once per test process.
-struct StoriesPool {
-  fs::path model;
-  std::vector<fs::path> experts;
-};
-
-const StoriesPool& stories_pool() {
-  static StoriesPool pool = [] {
-    StoriesPool p;
-    const fs::path dir = fs::path(MODELSWARM_BINARY_DIR) / "test-tmp" / ("stories-pool-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    const fs::path fixture = test::shared_dir() / "fixtures" / "stories260K";
-    auto converted = test::run_cli({"convert", "llama2c", (fixture / "stories260K.bin").string(),
-                                    (fixture / "tok512.model").string(), (dir / "stories260K").string()});
-    if (converted.exit_code != 0) {
-      ADD_FAILURE() << converted.output;
-      return p;
-    }
-    p.model = dir / "stories260K";
-    const fs::path experts = test::cached_oracle("stories-experts", "stories_experts.py", {p.model.string(), "5"});
-    if (experts.empty()) return p;
-    for (int e = 0; e < 5; ++e) p.experts.push_back(experts / ("expert" + std::to_string(e)));
-    return p;
-  }();
-  return pool;
-}
+using test::stories_pool;
 
 fs::path write_config(const fs::path& dir, const json& overrides = json::object()) {
-  const auto& pool = stories_pool();
-  json experts = json::array();
-  for (const auto& e : pool.experts) experts.push_back(e.string());
-  json config = {
-      {"base_model", pool.model.string()},
-      {"experts", experts},
-      {"utility", {{"type", "multiple_choice"}, {"metric", "acc_norm"},
-                   {"data", {{"path", (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
-                             {"dev_size", 24}, {"test_size", 16}}}}},
-      {"search", {{"swarm_size", 8}, {"max_iterations", 4}, {"patience", 10}, {"seed", 3}}},
-      {"output", {{"dir", (dir / "run").string()}, {"top_k", 2}}},
-  };
-  config.merge_patch(overrides);
-  std::ofstream(dir / "task.json") << config.dump(2);
-  return dir / "task.json";
+  return test::write_stories_task(dir, overrides);
 }
 
 json read_json(const fs::path& path) {
@@ -119,45 +86,214 @@ TEST(SearchJob, RunsEndToEndAndWritesEveryOutput) {
   EXPECT_EQ(gate.exit_code, 3) << gate.output;
 }
 
-TEST(SearchJob, ResumingAfterKill9EndsWithTheUninterruptedResult) {
+// ---- runs that survive: kill -9, a second search, a full disk, an unwritable directory ----
+
+// Small enough to run several times per test, long enough (5 iterations) to be killed mid-way.
+const json kShortSearch = {{"search", {{"swarm_size", 6}, {"max_iterations", 5}, {"patience", 10}}},
+                           {"utility", {{"data", {{"dev_size", 12}, {"test_size", 8}}}}}};
+
+std::vector<std::string> search_args(const fs::path& config, bool resume) {
+  std::vector<std::string> args = {"-q", "search", "--config", config.string()};
+  if (resume) args.push_back("--resume");
+  return args;
+}
+
+// The uninterrupted run, once per test process, and how long it took.
+struct Reference {
+  fs::path run;
+  double seconds = 0;
+};
+const Reference& reference_run() {
+  static const Reference reference = [] {
+    Reference r;
+    const fs::path dir = test::temp_dir("reference");
+    const auto start = std::chrono::steady_clock::now();
+    const auto done = test::run_modelswarm(search_args(write_config(dir, kShortSearch), false));
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(done.exit_code, 0) << done.err;
+    r.run = dir / "run";
+    return r;
+  }();
+  return reference;
+}
+
+// history.jsonl without the wall times, which no two runs share.
+std::vector<json> history_of(const fs::path& run) {
+  std::vector<json> lines;
+  std::ifstream in(run / "history.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    json record = json::parse(line);
+    record.erase("wall_time_s");
+    lines.push_back(record);
+  }
+  return lines;
+}
+
+// What an interruption must not change: the best utility and particle, the best adapter's bytes
+// and the history of every iteration.
+void expect_uninterrupted_result(const fs::path& run) {
+  const fs::path reference = reference_run().run;
+  const json a = read_json(reference / "report.json"), b = read_json(run / "report.json");
+  EXPECT_EQ(a["best"]["dev"], b["best"]["dev"]);
+  EXPECT_EQ(a["best"]["particle"], b["best"]["particle"]);
+  EXPECT_EQ(a["iterations"], b["iterations"]);
+  for (const char* file : {"adapter_model.safetensors", "adapter_config.json"})
+    EXPECT_TRUE(read_file(reference / "best" / file) == read_file(run / "best" / file)) << "best/" << file << " differs";
+  EXPECT_EQ(history_of(reference), history_of(run));
+}
+
+int checkpoint_iteration(const fs::path& run) {
+  return static_cast<int>(swarm::load_checkpoint(run / "checkpoint", c10::Device(c10::kCPU)).state.iteration);
+}
+
+// The one line a failed command prints on stderr (ASSERTs that there is exactly one).
+std::string one_error_line(const test::ChildResult& r) {
+  const auto lines = test::lines_of(r.err);
+  EXPECT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(r.signal, 0) << r.err;
+  return lines.empty() ? "" : lines.front();
+}
+
+TEST(SearchJob, KilledInsideCheckpointWritesResumesToTheUninterruptedResult) {
   MS_REQUIRE_SHARED();
   ASSERT_EQ(stories_pool().experts.size(), 5u);
-  const json settings = {{"search", {{"max_iterations", 6}, {"patience", 10}}}};
-  auto reference_dir = test::temp_dir("reference");
-  auto reference = test::run_cli({"search", "--config", write_config(reference_dir, settings).string()});
-  ASSERT_EQ(reference.exit_code, 0) << reference.output;
-
-  for (int kill_after_lines : {2, 4}) {
-    SCOPED_TRACE(kill_after_lines);
-    auto dir = test::temp_dir("killed" + std::to_string(kill_after_lines));
-    const fs::path config = write_config(dir, settings);
-    const pid_t child = ::fork();
-    if (child == 0) {
-      ::execl(MODELSWARM_CLI, MODELSWARM_CLI, "-q", "search", "--config", config.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    // Kill -9 once the history shows enough iterations (a checkpoint may be mid-write).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream history(dir / "run" / "history.jsonl");
-      const auto lines = std::count(std::istreambuf_iterator<char>(history), std::istreambuf_iterator<char>(), '\n');
-      if (lines >= kill_after_lines) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    auto resumed = test::run_cli({"search", "--config", config.string(), "--resume"});
-    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-    const json a = read_json(reference_dir / "run" / "report.json");
-    const json b = read_json(dir / "run" / "report.json");
-    EXPECT_EQ(a["best"]["dev"], b["best"]["dev"]);
-    EXPECT_EQ(a["best"]["particle"], b["best"]["particle"]);
-    auto wa = safetensors::File::open(reference_dir / "run" / "best" / "adapter_model.safetensors");
-    auto wb = safetensors::File::open(dir / "run" / "best" / "adapter_model.safetensors");
-    ASSERT_EQ(wa.entries().size(), wb.entries().size());
-    for (const auto& e : wa.entries()) EXPECT_TRUE(wa.tensor(e).equal(wb.tensor(e.name))) << e.name;
+  ASSERT_FALSE(reference_run().run.empty());
+  // (iteration, stage): the new tensor file or state.json complete but not renamed into place,
+  // or state.json replaced but the old tensor file not yet deleted (checkpoint.h).
+  for (const auto& [iteration, stage] : std::vector<std::pair<int, std::string>>{{2, "tensors"}, {3, "state"}, {1, "cleanup"}}) {
+    SCOPED_TRACE(stage);
+    const fs::path dir = test::temp_dir(stage);
+    const fs::path config = write_config(dir, kShortSearch);
+    test::ChildOptions kill;
+    kill.env = {{"MODELSWARM_TEST_KILL_CHECKPOINT", std::to_string(iteration) + ":" + stage}};
+    const auto killed = test::run_modelswarm(search_args(config, false), kill);
+    ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << ": " << killed.err;
+    // One complete checkpoint survives: the previous iteration's until state.json is renamed.
+    EXPECT_EQ(checkpoint_iteration(dir / "run"), stage == "cleanup" ? iteration : iteration - 1);
+    const auto resumed = test::run_modelswarm(search_args(config, true));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    expect_uninterrupted_result(dir / "run");
+    // The leftovers of the killed write are gone: state.json and one tensor file remain.
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir / "run" / "checkpoint"), fs::directory_iterator()), 2);
+    EXPECT_FALSE(fs::exists(dir / "run" / ".lock"));
   }
+}
+
+TEST(SearchJob, KilledAtRandomMomentsResumesToTheUninterruptedResult) {
+  MS_REQUIRE_SHARED();
+  ASSERT_EQ(stories_pool().experts.size(), 5u);
+  ASSERT_FALSE(reference_run().run.empty());
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 random(seed);
+  for (int k = 0; k < 2; ++k) {
+    const fs::path dir = test::temp_dir("killed" + std::to_string(k));
+    const fs::path config = write_config(dir, kShortSearch);
+    const auto start = std::chrono::steady_clock::now();
+    const test::Child child = test::start_modelswarm(search_args(config, false), dir / "logs");
+    // From the first checkpoint on (before it there is nothing to resume), any moment will do.
+    while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
+           std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double window = std::max(0.05, 0.9 * (reference_run().seconds - elapsed));
+    const auto delay = std::uniform_real_distribution<double>(0, window)(random);
+    SCOPED_TRACE("killed " + std::to_string(delay) + " s after the first checkpoint");
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    ::kill(child.pid, SIGKILL);
+    const auto killed = test::wait_for(child);
+    ASSERT_TRUE(killed.signal == SIGKILL || killed.exit_code == 0) << killed.err;
+    const auto resumed = test::run_modelswarm(search_args(config, true));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    expect_uninterrupted_result(dir / "run");
+  }
+}
+
+TEST(SearchJob, ASecondSearchOnARunDirectoryInUseIsRefused) {
+  MS_REQUIRE_SHARED();
+  ASSERT_EQ(stories_pool().experts.size(), 5u);
+  const fs::path dir = test::temp_dir("busy");
+  const fs::path config = write_config(dir, kShortSearch);
+  const test::Child first = test::start_modelswarm(search_args(config, false), dir / "logs");
+  const auto start = std::chrono::steady_clock::now();
+  while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
+         std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (bool resume : {false, true}) {
+    const auto second = test::run_modelswarm(search_args(config, resume));
+    EXPECT_EQ(second.exit_code, 1);
+    const std::string line = one_error_line(second);
+    EXPECT_NE(line.find("another search (pid " + std::to_string(first.pid) + ") is using this run directory"),
+              std::string::npos)
+        << line;
+    EXPECT_NE(line.find((dir / "run").string()), std::string::npos) << line;
+  }
+  const auto finished = test::wait_for(first);
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  EXPECT_FALSE(fs::exists(dir / "run" / ".lock"));  // released with its holder
+  EXPECT_EQ(read_file(dir / "run" / "search.log").find("another search"), std::string::npos);
+}
+
+TEST(SearchJob, FullDiskFailsCleanlyAndKeepsTheLastGoodCheckpoint) {
+  MS_REQUIRE_SHARED();
+  ASSERT_EQ(stories_pool().experts.size(), 5u);
+  ASSERT_FALSE(reference_run().run.empty());
+  const fs::path dir = test::temp_dir("full");
+  const fs::path config = write_config(dir, kShortSearch);
+  test::ChildOptions kill;
+  kill.env = {{"MODELSWARM_TEST_KILL_CHECKPOINT", "2:cleanup"}};
+  ASSERT_EQ(test::run_modelswarm(search_args(config, false), kill).signal, SIGKILL);
+  ASSERT_EQ(checkpoint_iteration(dir / "run"), 2);
+
+  // A checkpoint's tensor file (6 particles x 3 tensors x 92 KB) no longer fits.
+  test::ChildOptions full;
+  full.max_file_bytes = 512 * 1024;
+  const auto failed = test::run_modelswarm(search_args(config, true), full);
+  EXPECT_EQ(failed.exit_code, 1);
+  const std::string line = one_error_line(failed);
+  EXPECT_NE(line.find((dir / "run" / "checkpoint").string()), std::string::npos) << line;
+  EXPECT_NE(line.find("write failed: File too large"), std::string::npos) << line;
+  EXPECT_EQ(checkpoint_iteration(dir / "run"), 2);  // the last good one, intact
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "run" / "checkpoint"), fs::directory_iterator()), 2);
+
+  const auto resumed = test::run_modelswarm(search_args(config, true));  // space is back
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_uninterrupted_result(dir / "run");
+}
+
+TEST(SearchJob, UnwritableOutputIsAClearErrorAndKeepsTheLastGoodCheckpoint) {
+  MS_REQUIRE_SHARED();
+  ASSERT_EQ(stories_pool().experts.size(), 5u);
+  ASSERT_FALSE(reference_run().run.empty());
+  // Tests run as root, which permissions do not stop: a regular file where a directory must be
+  // created stops everyone.
+  const fs::path dir = test::temp_dir("unwritable");
+  std::ofstream(dir / "plain-file") << "not a directory\n";
+  const fs::path below_file = write_config(dir, {{"output", {{"dir", (dir / "plain-file" / "run").string()}}}});
+  const auto refused = test::run_modelswarm(search_args(below_file, false));
+  EXPECT_EQ(refused.exit_code, 1);
+  const std::string line = one_error_line(refused);
+  EXPECT_NE(line.find((dir / "plain-file" / "run").string() + ": cannot create the run directory: Not a directory"),
+            std::string::npos)
+      << line;
+
+  // Mid-run: history.jsonl cannot be replaced (a directory took its place).
+  const fs::path config = write_config(dir, kShortSearch);
+  test::ChildOptions kill;
+  kill.env = {{"MODELSWARM_TEST_KILL_CHECKPOINT", "1:cleanup"}};
+  ASSERT_EQ(test::run_modelswarm(search_args(config, false), kill).signal, SIGKILL);
+  fs::remove(dir / "run" / "history.jsonl");
+  fs::create_directories(dir / "run" / "history.jsonl" / "in-the-way");
+  const auto failed = test::run_modelswarm(search_args(config, true));
+  EXPECT_EQ(failed.exit_code, 1);
+  const std::string history_line = one_error_line(failed);
+  EXPECT_NE(history_line.find((dir / "run" / "history.jsonl").string()), std::string::npos) << history_line;
+  EXPECT_EQ(checkpoint_iteration(dir / "run"), 1);
+
+  fs::remove_all(dir / "run" / "history.jsonl");
+  const auto resumed = test::run_modelswarm(search_args(config, true));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_uninterrupted_result(dir / "run");
 }
 
 }  // namespace

@@ -21,6 +21,20 @@ void write_text_atomic(const std::filesystem::path& path, const std::string& con
 void write_directory_atomic(const std::filesystem::path& path,
                             const std::function<void(const std::filesystem::path&)>& fill);
 
+/// Test seam for crash-safety tests: while a BeforeRename lives, its function runs in this thread
+/// after each temporary file or directory written here is complete and before it is renamed into
+/// place, with the destination path (the moment a crash must not lose anything).
+class BeforeRename {
+ public:
+  explicit BeforeRename(std::function<void(const std::filesystem::path& destination)> hook);
+  ~BeforeRename();
+  BeforeRename(const BeforeRename&) = delete;
+  BeforeRename& operator=(const BeforeRename&) = delete;
+
+ private:
+  std::function<void(const std::filesystem::path&)> previous_;
+};
+
 /// Reads a whole file; throws Error naming the path when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

@@ -21,6 +21,9 @@ void debug(const std::string& message);
 void info(const std::string& message);
 void warn(const std::string& message);
 void error(const std::string& message);
+/// An error line written to the log files only (main prints it on stderr itself). Never throws:
+/// it runs while reporting another failure, perhaps a full disk.
+void error_to_files(const std::string& message);
 bool debug_enabled();
 }  // namespace log
 

@@ -1,6 +1,6 @@
 // One search per run directory: an exclusive flock on RUN_DIR/.lock, held for the lifetime of
 // the RunLock. The kernel drops it when the process dies (kill -9 included), so a stale lock
-// file never blocks a later run.
+// file never blocks a later run; a normal release removes the file.
 #pragma once
 
 #include <filesystem>

@@ -24,6 +24,7 @@ struct RunSettings {
   bool resume = false;           // continue RUN_DIR's checkpoint instead of starting afresh
   std::string resume_command;    // shown when interrupted: "modelswarm search --config t.json --resume"
   nlohmann::json metadata = nlohmann::json::object();  // saved with every checkpoint
+  bool take_lock = true;         // false: the caller already holds RUN_DIR's RunLock
 };
 
 enum class RunOutcome { kFinished, kInterrupted };
