@@ -64,6 +64,7 @@ int run_cli(int argc, char** argv) {
   add(cli::add_generate_command);
   add(cli::add_bench_command);
   add(cli::add_eval_command);
+  add(cli::add_finetune_command);
 
   try {
     app.parse(argc, argv);

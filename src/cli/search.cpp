@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -17,6 +18,8 @@ CommandRunner add_search_command(CLI::App& app) {
     bool json = false;
     bool validate_only = false;
     double expect_min_utility = 0;
+    uint64_t seed = 0;
+    std::string output_dir;
   };
   auto params = std::make_shared<Params>();
   CLI::App* sub = app.add_subcommand("search", "Run Model Swarms as described by a task config");
@@ -26,11 +29,22 @@ CommandRunner add_search_command(CLI::App& app) {
   sub->add_flag("--resume", params->resume, "Continue the run found in the config's output.dir from its checkpoint");
   sub->add_flag("--json", params->json, "Print a JSON summary on stdout at the end");
   sub->add_flag("--validate-only", params->validate_only, "Check the config (and its utility's data) and exit");
+  auto* seed = sub->add_option("--seed", params->seed, "Override search.seed (a run per seed: give each its --output-dir)");
+  sub->add_option("--output-dir", params->output_dir, "Override output.dir (relative to the current directory)");
   auto* expect = sub->add_option("--expect-min-utility", params->expect_min_utility,
                                  "Exit with code 3 when the best dev utility is below this (CI regression runs)");
 
-  return [params, expect]() {
+  return [params, expect, seed]() {
     TaskConfig config = TaskConfig::load(params->config);
+    // Overrides also go into the raw config, which report.json records as the run's configuration.
+    if (seed->count() > 0) {
+      config.search.seed = params->seed;
+      config.raw["search"]["seed"] = params->seed;
+    }
+    if (!params->output_dir.empty()) {
+      config.output_dir = std::filesystem::absolute(params->output_dir);
+      config.raw["output"]["dir"] = config.output_dir.string();
+    }
     if (params->validate_only) {
       const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
       utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine));

@@ -1,0 +1,44 @@
+#include "modelswarm/train/sft_data.h"
+
+#include <algorithm>
+
+#include "modelswarm/common/error.h"
+#include "modelswarm/utility/dataset.h"
+
+namespace modelswarm::train {
+
+TokenizedExample tokenize_pair(const tokenizer::Tokenizer& tok, const std::string& prompt,
+                               const std::string& completion, const std::string& where) {
+  // Encoding the pair as a whole keeps merges across the boundary; the completion is what
+  // follows the longest common prefix with the prompt alone.
+  const std::vector<int64_t> context = tok.encode(prompt, /*add_special_tokens=*/true);
+  TokenizedExample e;
+  e.tokens = tok.encode(prompt + completion, /*add_special_tokens=*/true);
+  const auto mismatch = std::mismatch(context.begin(), context.end(), e.tokens.begin(), e.tokens.end());
+  e.prompt_tokens = static_cast<int64_t>(mismatch.second - e.tokens.begin());
+  if (e.prompt_tokens >= static_cast<int64_t>(e.tokens.size()))
+    throw Error(cat(where, ": the completion adds no tokens to the prompt"));
+  const auto eos = tok.eos_ids();
+  if (!eos.empty()) e.tokens.push_back(eos.front());
+  return e;
+}
+
+std::vector<TokenizedExample> read_sft_data(const std::filesystem::path& path, const tokenizer::Tokenizer& tok,
+                                            const SftFields& fields, int64_t max_tokens) {
+  std::vector<TokenizedExample> data;
+  for (const auto& record : utility::read_records(path)) {
+    const std::string where = utility::record_location(path, record);
+    auto text = [&](const std::string& key) {
+      if (!record.fields.contains(key)) throw Error(cat(where, ": missing field \"", key, "\""));
+      if (!record.fields[key].is_string()) throw Error(cat(where, ": field \"", key, "\" must be a string"));
+      return record.fields[key].get<std::string>();
+    };
+    TokenizedExample e = tokenize_pair(tok, text(fields.prompt), text(fields.completion), where);
+    if (static_cast<int64_t>(e.tokens.size()) > max_tokens)
+      throw Error(cat(where, ": ", e.tokens.size(), " tokens, more than --max-length ", max_tokens));
+    data.push_back(std::move(e));
+  }
+  return data;
+}
+
+}  // namespace modelswarm::train
