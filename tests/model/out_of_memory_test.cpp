@@ -71,6 +71,7 @@ TEST(OutOfMemory, ASearchThatRunsOutOfMemoryGivesAdviceOnOneLine) {
   for (int i = 0; i < 4000; ++i) data << json{{"text", text}}.dump() << "\n";
   data.close();
   const json task = {{"utility", {{"type", "likelihood"},
+                                  {"metric", "loglik_per_token"},
                                   {"data", {{"path", (dir / "long.jsonl").string()}, {"dev_size", 4000}, {"test_size", 0}}}}},
                      {"search", {{"swarm_size", 5}, {"max_iterations", 1}}},
                      {"engine", {{"max_batch_tokens", 1 << 24}}}};
