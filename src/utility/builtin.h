@@ -38,6 +38,18 @@ class SplitCache {
   std::map<Split, Prepared> cache_;
 };
 
+/// What a utility built on a data set says of itself: its type and metric, the split sizes, and
+/// `what` it measures followed by the data file's name.
+inline UtilityInfo task_data_info(std::string type, std::string metric, const TaskData& data, const std::string& what) {
+  UtilityInfo i;
+  i.type = std::move(type);
+  i.metric = std::move(metric);
+  i.dev_examples = static_cast<int64_t>(data.dev.size());
+  i.test_examples = static_cast<int64_t>(data.test.size());
+  i.description = cat(what, " on ", data.path.filename().string());
+  return i;
+}
+
 /// The examples of a split; throws when it is empty (a data set smaller than dev_size).
 inline const std::vector<Example>& split_examples(const TaskData& data, Split split) {
   const auto& examples = split == Split::kDev ? data.dev : data.test;

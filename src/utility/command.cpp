@@ -48,13 +48,7 @@ class CommandUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "command";
-    i.metric = "command";
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("command ", argv_[0], " on ", data_.path.filename().string());
-    return i;
+    return task_data_info("command", "command", data_, cat("command ", argv_[0]));
   }
 
   /// Runs the command on one particle's outputs and parses its utility.

@@ -63,13 +63,7 @@ class GenerationUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "generation";
-    i.metric = scoring_;
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("generation ", scoring_, " on ", data_.path.filename().string());
-    return i;
+    return task_data_info("generation", scoring_, data_, cat("generation ", scoring_));
   }
 
   /// 1 when `output` matches `answer` under the configured scoring.

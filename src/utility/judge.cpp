@@ -80,13 +80,7 @@ class JudgeUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "judge";
-    i.metric = "rating";
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("judge rating by ", judge_model_.filename().string(), " on ", data_.path.filename().string());
-    return i;
+    return task_data_info("judge", "rating", data_, cat("judge rating by ", judge_model_.filename().string()));
   }
 
  private:

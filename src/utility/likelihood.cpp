@@ -58,13 +58,7 @@ class LikelihoodUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "likelihood";
-    i.metric = metric_;
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("likelihood ", metric_, " on ", data_.path.filename().string());
-    return i;
+    return task_data_info("likelihood", metric_, data_, cat("likelihood ", metric_));
   }
 
  private:

@@ -49,14 +49,7 @@ class MultipleChoiceUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "multiple_choice";
-    i.metric = metric_;
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("multiple_choice ", metric_, generate_ ? " (generate)" : "", " on ",
-                        data_.path.filename().string());
-    return i;
+    return task_data_info("multiple_choice", metric_, data_, cat("multiple_choice ", metric_, generate_ ? " (generate)" : ""));
   }
 
  private:

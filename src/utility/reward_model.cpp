@@ -77,14 +77,8 @@ class RewardModelUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    UtilityInfo i;
-    i.type = "reward_model";
-    i.metric = "reward";
-    i.dev_examples = static_cast<int64_t>(data_.dev.size());
-    i.test_examples = static_cast<int64_t>(data_.test.size());
-    i.description = cat("reward by ", reward_dir_.filename().string(), " in [", lo_, ", ", hi_, "] on ",
-                        data_.path.filename().string());
-    return i;
+    return task_data_info("reward_model", "reward", data_,
+                          cat("reward by ", reward_dir_.filename().string(), " in [", lo_, ", ", hi_, "]"));
   }
 
  private:
