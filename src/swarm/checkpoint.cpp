@@ -39,6 +39,15 @@ bool is_tensor_file(const std::string& name) {
   return name.rfind("tensors-", 0) == 0 || name.rfind(".tensors-", 0) == 0 || name.rfind(".state.json.tmp-", 0) == 0;
 }
 
+// Removes the tensor files (and leftovers of killed writes) other than `keep`.
+void remove_tensor_files_except(const fs::path& directory, const std::string& keep) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != keep && is_tensor_file(name)) fs::remove(entry.path(), ec);
+  }
+}
+
 // Crash-safety tests only: MODELSWARM_TEST_KILL_CHECKPOINT=ITERATION:STAGE makes the process
 // SIGKILL itself while writing the checkpoint of ITERATION, at STAGE:
 //   tensors  the new tensor file is complete under its temporary name, not yet renamed
@@ -63,6 +72,9 @@ void save_checkpoint(const fs::path& directory, const State& s, const Options& o
 
   // Never overwrite the file the current state.json names: a crash mid-write must leave it whole.
   const std::string previous = current_tensor_file(directory);
+  // What a killed save left behind goes first: it frees space, and a save that then fails (full
+  // disk) leaves only the last good checkpoint.
+  if (!previous.empty()) remove_tensor_files_except(directory, previous);
   std::string tensor_file = cat("tensors-", s.iteration, "-0.safetensors");
   if (tensor_file == previous) tensor_file = cat("tensors-", s.iteration, "-1.safetensors");
   const std::string kill_stage = test_kill_stage(s.iteration);
@@ -105,11 +117,8 @@ void save_checkpoint(const fs::path& directory, const State& s, const Options& o
   write_text_atomic(manifest_path(directory), manifest.dump(1) + "\n");
 
   if (kill_stage == "cleanup") ::raise(SIGKILL);
-  // Only now may older tensor files (and leftovers of killed writes) go.
-  for (const auto& entry : fs::directory_iterator(directory, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name != tensor_file && is_tensor_file(name)) fs::remove(entry.path(), ec);
-  }
+  // Only now may the previous tensor file go.
+  remove_tensor_files_except(directory, tensor_file);
 }
 
 bool checkpoint_exists(const fs::path& directory) {

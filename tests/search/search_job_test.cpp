@@ -254,6 +254,8 @@ TEST(SearchJob, FullDiskFailsCleanlyAndKeepsTheLastGoodCheckpoint) {
   EXPECT_NE(line.find((dir / "run" / "checkpoint").string()), std::string::npos) << line;
   EXPECT_NE(line.find("write failed: File too large"), std::string::npos) << line;
   EXPECT_EQ(checkpoint_iteration(dir / "run"), 2);  // the last good one, intact
+  // state.json and the tensor file it names; the killed save's leftover went before the write.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "run" / "checkpoint"), fs::directory_iterator()), 2);
 
   const auto resumed = test::run_modelswarm(search_args(config, true));  // space is back
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
