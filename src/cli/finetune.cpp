@@ -42,7 +42,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 int run_finetune(FinetuneOptions o) {
-  configure_threads();
+  configure_runtime();
   o.lora.target_modules = split_commas(o.target_modules);
   o.train.label = "finetune";
   const c10::Device device = parse_device(o.device);

@@ -37,7 +37,7 @@ struct GenerateOptions {
 
 
 int run_generate(const GenerateOptions& o) {
-  configure_threads();
+  configure_runtime();
   c10::InferenceMode inference;
   const c10::Device device = parse_device(o.device);
   const c10::ScalarType dtype = parse_dtype(o.dtype, device);

@@ -281,7 +281,7 @@ ModelConfig bench_preset(const std::string& name) {
 
 BenchReport run_bench(const BenchOptions& o) {
   check_options(o);
-  configure_threads();
+  configure_runtime();
   c10::InferenceMode inference;
   BenchReport r;
   r.options = o;

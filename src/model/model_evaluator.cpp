@@ -131,7 +131,7 @@ class ModelEvaluator final : public Evaluator {
 
 std::unique_ptr<Evaluator> load_evaluator(const std::filesystem::path& model_dir, const lora::PoolLayout* layout,
                                           const EngineOptions& options) {
-  configure_threads();
+  configure_runtime();
   const c10::Device device = parse_device(options.device);
   const c10::ScalarType dtype = parse_dtype(options.dtype, device);
   if (read_model_config(model_dir).head != Head::kCausalLM)

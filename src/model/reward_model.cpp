@@ -82,7 +82,7 @@ std::string check_reward_model(const std::filesystem::path& model_dir) {
 std::unique_ptr<RewardModel> load_reward_model(const std::filesystem::path& model_dir, const EngineOptions& options) {
   MS_CHECK(options.max_batch_tokens > 0, "engine: max_batch_tokens must be positive, got ", options.max_batch_tokens);
   const std::string architecture = check_reward_model(model_dir);
-  configure_threads();
+  configure_runtime();
   const c10::Device device = parse_device(options.device);
   const c10::ScalarType dtype = parse_dtype(options.dtype, device);
   const auto tensors = safetensors::load_checkpoint(model_dir);

@@ -16,7 +16,8 @@ c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
 
 std::string dtype_name(c10::ScalarType dtype);
 
-/// Sets libtorch's intra-op threads from the machine's cores (once per process).
-void configure_threads();
+/// Once per process: libtorch's intra-op threads from the machine's cores, and (glibc) large
+/// blocks kept on the heap between passes instead of mapped afresh for each (see device.cpp).
+void configure_runtime();
 
 }  // namespace modelswarm
