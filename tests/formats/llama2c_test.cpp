@@ -241,7 +241,8 @@ TEST(Llama2cStories, ConvertedDirectoryHasHuggingFaceFiles) {
 TEST(Llama2cStories, EngineMatchesLlama2cLogitsAndGreedyIds) {
   MS_REQUIRE_SHARED();
   const auto model = model::Transformer::load(converted_stories(), c10::Device(c10::kCPU), at::kFloat);
-  for (const json& c : forward_reference()["cases"]) {
+  const json reference = forward_reference();  // the loop must not outlive it (found by ASan)
+  for (const json& c : reference["cases"]) {
     const auto ids = c["ids"].get<std::vector<int64_t>>();
     const at::Tensor tokens = at::tensor(ids).view({1, -1});
     const at::Tensor logits = model.forward(tokens, at::ones_like(tokens, at::kBool))[0];  // (T,V)
