@@ -47,18 +47,4 @@ std::map<std::string, at::Tensor> weights_by_name(const model::Transformer& m) {
   return t;
 }
 
-lora::PoolLayout full_layout(const model::Transformer& m, int64_t rank) {
-  std::vector<lora::ModuleSlot> slots;
-  for (const auto& layer : m.weights().layers)
-    for (const auto& linear : layer.proj) {
-      lora::ModuleSlot s;
-      s.name = linear.name;
-      s.rank = rank;
-      s.out_features = linear.weight.size(0);
-      s.in_features = linear.weight.size(1);
-      slots.push_back(s);
-    }
-  return lora::PoolLayout(slots);
-}
-
 }  // namespace modelswarm::test

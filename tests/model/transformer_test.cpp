@@ -172,12 +172,8 @@ TEST(TransformerInvariants, ParticleRowsEqualMergedWeights) {
   const at::Tensor batched = model.forward(ids, valid, &lora);  // (B,T,V)
 
   for (int64_t p = 0; p < 3; ++p) {
-    auto merged = weights_by_name(model);
-    for (const auto& slot : layout.slots()) {
-      const at::Tensor delta = at::matmul(layout.b_view(particles[p], slot), layout.a_view(particles[p], slot));
-      merged[slot.name + ".weight"] = merged[slot.name + ".weight"] + delta;  // W + B_p·A_p
-    }
-    const Transformer merged_model(model.config(), merged, c10::Device(c10::kCPU), at::kFloat);
+    const Transformer merged_model(model.config(), test::merged_weights(weights_by_name(model), layout, particles[p]),
+                                   c10::Device(c10::kCPU), at::kFloat);
     const at::Tensor want = merged_model.forward(ids, valid);
     for (int64_t b = 0; b < 5; ++b)
       if (row_particle[b].item<int64_t>() == p)
