@@ -54,7 +54,7 @@ void configure_runtime() {
     // glibc maps blocks over its mmap threshold (32 MB at most) afresh and unmaps them at free, so
     // a pass's activations and KV cache (tens to hundreds of MB on CPU) were page-faulted and
     // zeroed by the kernel on every pass. Kept on the heap (up to 1 GiB of free memory retained),
-    // multiple-choice scoring of the 100m bench ran about 10 % faster (docs/PERFORMANCE.md).
+    // multiple-choice scoring of the 100m bench ran 19 % faster (docs/PERFORMANCE.md).
     constexpr int kOneGiB = 1 << 30;
     mallopt(M_MMAP_THRESHOLD, kOneGiB);
     mallopt(M_TRIM_THRESHOLD, kOneGiB);
