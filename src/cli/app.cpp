@@ -65,6 +65,7 @@ int run_cli(int argc, char** argv) {
   add(cli::add_bench_command);
   add(cli::add_eval_command);
   add(cli::add_finetune_command);
+  add(cli::add_merge_command);
 
   try {
     app.parse(argc, argv);

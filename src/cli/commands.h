@@ -18,5 +18,6 @@ CommandRunner add_generate_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_eval_command(CLI::App& app);
 CommandRunner add_finetune_command(CLI::App& app);
+CommandRunner add_merge_command(CLI::App& app);
 
 }  // namespace modelswarm::cli

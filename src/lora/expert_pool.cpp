@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/formats/safetensors.h"
 
 namespace modelswarm::lora {
 namespace fs = std::filesystem;
@@ -163,6 +165,21 @@ ExpertPool ExpertPool::from_adapters(std::vector<Adapter> adapters, std::vector<
   pool.fan_in_fan_out = fan_in_fan_out;
   pool.adapters = std::move(adapters);
   return pool;
+}
+
+BaseShapeLookup base_shapes_of(const std::filesystem::path& model_dir) {
+  auto shapes = std::make_shared<std::map<std::string, std::pair<int64_t, int64_t>>>();
+  const std::string suffix = ".weight";
+  for (const auto& e : safetensors::checkpoint_entries(model_dir)) {
+    if (e.shape.size() == 2 && e.name.size() > suffix.size() &&
+        e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      (*shapes)[e.name.substr(0, e.name.size() - suffix.size())] = {e.shape[0], e.shape[1]};
+  }
+  return [shapes](const std::string& module) -> std::optional<std::pair<int64_t, int64_t>> {
+    auto it = shapes->find(module);
+    if (it == shapes->end()) return std::nullopt;
+    return it->second;
+  };
 }
 
 }  // namespace modelswarm::lora

@@ -61,6 +61,10 @@ class PoolLayout {
 /// Shape of a base-model linear weight (out, in), or nothing when the module does not exist.
 using BaseShapeLookup = std::function<std::optional<std::pair<int64_t, int64_t>>(const std::string&)>;
 
+/// The linear weight shapes of a Hugging Face model directory, read from its safetensors
+/// headers only (no tensor data), to check a pool against the model before loading it.
+BaseShapeLookup base_shapes_of(const std::filesystem::path& model_dir);
+
 struct ExpertPool {
   PoolLayout layout;
   std::vector<std::string> names;       // expert directory names, one per row
