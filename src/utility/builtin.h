@@ -45,6 +45,7 @@ inline UtilityInfo task_data_info(std::string type, std::string metric, const Ta
   i.type = std::move(type);
   i.metric = std::move(metric);
   i.dev_examples = static_cast<int64_t>(data.dev.size());
+  i.validation_examples = static_cast<int64_t>(data.validation.size());
   i.test_examples = static_cast<int64_t>(data.test.size());
   i.description = cat(what, " on ", data.path.filename().string());
   return i;
@@ -52,7 +53,7 @@ inline UtilityInfo task_data_info(std::string type, std::string metric, const Ta
 
 /// The examples of a split; throws when it is empty (a data set smaller than dev_size).
 inline const std::vector<Example>& split_examples(const TaskData& data, Split split) {
-  const auto& examples = split == Split::kDev ? data.dev : data.test;
+  const auto& examples = data.split(split);
   if (examples.empty())
     throw Error(cat(data.path.string(), ": the ", split_name(split), " split is empty (lower data.dev_size or add examples)"));
   return examples;

@@ -79,6 +79,7 @@ class CompositeUtility : public Utility {
     for (const auto& c : components_) {
       const UtilityInfo ci = c->info();
       i.dev_examples += ci.dev_examples;
+      i.validation_examples += ci.validation_examples;
       i.test_examples += ci.test_examples;
       parts += (parts.empty() ? "" : ", ") + ci.description;
     }

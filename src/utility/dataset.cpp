@@ -279,6 +279,8 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
   if (data.has("continuation_delimiter")) task.delimiter = data.get<std::string>("continuation_delimiter");
   const int64_t dev_size =
       data.in_range<int64_t>("dev_size", data.get_or<int64_t>("dev_size", 200), 1, int64_t(1) << 40);
+  const int64_t validation_size = data.in_range<int64_t>(
+      "validation_size", data.get_or<int64_t>("validation_size", 0), 0, int64_t(1) << 40);
   std::optional<int64_t> test_size;
   if (data.has("test_size"))
     test_size = data.in_range<int64_t>("test_size", data.get<int64_t>("test_size"), 0, int64_t(1) << 40);
@@ -341,7 +343,8 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     all.push_back(std::move(ex));
   }
 
-  // Split: shots first, then dev, then test, over a seeded permutation of the records.
+  // Split: shots first, then dev, then validation, then test, over a seeded permutation of the
+  // records (so a validation split takes its examples from what was test before).
   const int64_t n = static_cast<int64_t>(all.size());
   std::vector<int64_t> order(n);
   if (shuffle) order = deterministic_permutation(n, seed);
@@ -355,6 +358,11 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     log::warn(cat(task.path.string(), ": only ", dev_end - pos, " examples for a dev split of ", dev_size,
                   "; the test split is empty"));
   for (; pos < dev_end; ++pos) task.dev.push_back(all[order[pos]]);
+  const int64_t validation_end = std::min(n, pos + validation_size);
+  if (validation_end - pos < validation_size)
+    log::warn(cat(task.path.string(), ": only ", validation_end - pos, " examples left for a validation split of ",
+                  validation_size));
+  for (; pos < validation_end; ++pos) task.validation.push_back(all[order[pos]]);
   const int64_t test_end = test_size ? std::min(n, pos + *test_size) : n;
   for (; pos < test_end; ++pos) task.test.push_back(all[order[pos]]);
 
@@ -367,7 +375,7 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
                                                                     : shot.continuation;
       prefix += shot.prompt + continuation_delimiter(task.delimiter, shot.prompt, target) + target + shot_separator;
     }
-    for (auto* split : {&task.dev, &task.test})
+    for (auto* split : {&task.dev, &task.validation, &task.test})
       for (auto& ex : *split) ex.prompt = prefix + ex.prompt;
   }
   return task;

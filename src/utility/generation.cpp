@@ -42,7 +42,7 @@ class GenerationUtility : public Utility {
     JsonReader data = config.object("data");
     data_ = load_task_data(data, context.base_dir, {{Role::kPrompt, Role::kAnswer}, {}});
     if (scoring_ == "numeric") {
-      for (const auto* split : {&data_.dev, &data_.test})
+      for (const auto* split : {&data_.dev, &data_.validation, &data_.test})
         for (const auto& ex : *split)
           if (!last_number(ex.answer)) throw Error(cat(ex.location, ": the answer \"", ex.answer, "\" has no number"));
     }

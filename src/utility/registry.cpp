@@ -46,7 +46,14 @@ std::string joined_names() {
 
 }  // namespace
 
-const char* split_name(Split split) { return split == Split::kDev ? "dev" : "test"; }
+const char* split_name(Split split) {
+  switch (split) {
+    case Split::kDev: return "dev";
+    case Split::kValidation: return "validation";
+    case Split::kTest: return "test";
+  }
+  return "?";
+}
 
 void register_utility_factory(const std::string& name, UtilityFactory factory) {
   Registry& r = registry();

@@ -207,6 +207,31 @@ TEST(UtilityDataset, SplitIsDeterministicDisjointAndSized) {
   EXPECT_EQ(ordered.test[0].record, 10);
 }
 
+TEST(UtilityDataset, AValidationSplitComesAfterDevAndBeforeTest) {
+  const fs::path dir = test::temp_dir("data");
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += json{{"query", std::to_string(i)}, {"choices", {"a", "b"}}, {"gold", i % 2}}.dump() + "\n";
+  write(dir, "v.jsonl", text);
+  const json plain = {{"path", "v.jsonl"}, {"dev_size", 10}, {"test_size", 12}, {"few_shot", 1}};
+  json with_validation = plain;
+  with_validation["validation_size"] = 5;
+  const auto a = load(dir, plain, kMultipleChoice);
+  const auto b = load(dir, with_validation, kMultipleChoice);
+  EXPECT_TRUE(a.validation.empty());
+  ASSERT_EQ(b.validation.size(), 5u);
+  ASSERT_EQ(b.test.size(), 12u);
+  // Dev is unchanged; validation takes the examples that followed it, and test moves on.
+  for (size_t i = 0; i < a.dev.size(); ++i) EXPECT_EQ(a.dev[i].record, b.dev[i].record);
+  for (size_t i = 0; i < b.validation.size(); ++i) EXPECT_EQ(b.validation[i].record, a.test[i].record);
+  EXPECT_EQ(b.test[0].record, a.test[5].record);
+  EXPECT_EQ(b.validation[0].prompt.rfind(b.shots[0].prompt, 0), 0u);  // few-shot prefix too
+  EXPECT_EQ(&b.split(utility::Split::kValidation), &b.validation);
+  EXPECT_NE(message_of<ConfigError>([&] {
+              load(dir, {{"path", "v.jsonl"}, {"validation_size", -1}}, kMultipleChoice);
+            }).find("utility.data.validation_size"),
+            std::string::npos);
+}
+
 TEST(UtilityDataset, FewShotExamplesPrefixEveryPrompt) {
   const fs::path dir = test::temp_dir("data");
   write(dir, "f.jsonl",

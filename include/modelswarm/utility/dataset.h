@@ -54,9 +54,14 @@ struct Example {
 struct TaskData {
   std::filesystem::path path;
   std::vector<Example> dev;
+  std::vector<Example> validation;  // empty unless data.validation_size is set
   std::vector<Example> test;
   std::vector<Example> shots;  // few-shot examples (already folded into prompts)
   std::optional<std::string> delimiter;  // continuation_delimiter as configured
+
+  const std::vector<Example>& split(Split which) const {
+    return which == Split::kDev ? dev : which == Split::kValidation ? validation : test;
+  }
 };
 
 /// Options shared by the utilities' `data` objects (configs/README.md, "## utility").
@@ -66,7 +71,7 @@ struct DataOptions {
 };
 
 /// Reads `utility.data` (path, fields, prompt_template, few_shot, few_shot_separator,
-/// continuation_delimiter, dev_size, test_size, seed, shuffle), loads and validates the file.
+/// continuation_delimiter, dev_size, validation_size, test_size, seed, shuffle), loads and validates the file.
 TaskData load_task_data(JsonReader& data, const std::filesystem::path& base_dir, const DataOptions& options);
 
 /// Renders "{field}" placeholders from a record ("{{" and "}}" are literal braces). Array fields

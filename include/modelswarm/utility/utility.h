@@ -31,7 +31,9 @@ class Tokenizer;
 
 namespace modelswarm::utility {
 
-enum class Split { kDev, kTest };
+/// dev: what the search maximises; validation (optional): held out from the search, used to pick
+/// among its best candidates; test: reported only.
+enum class Split { kDev, kValidation, kTest };
 const char* split_name(Split split);
 
 /// The tokenizer functions utilities need. The engine's tokenizer is wrapped by
@@ -59,7 +61,12 @@ struct UtilityInfo {
   std::string metric;       // the metric that is the utility ("acc_norm")
   std::string description;  // one line for reports ("multiple_choice acc on commonsense_qa.jsonl")
   int64_t dev_examples = 0;
+  int64_t validation_examples = 0;
   int64_t test_examples = 0;
+
+  int64_t examples(Split split) const {
+    return split == Split::kDev ? dev_examples : split == Split::kValidation ? validation_examples : test_examples;
+  }
 };
 
 class Utility {
