@@ -221,6 +221,37 @@ std::string config_table(const json& report) {
   return s.str();
 }
 
+// Every candidate the search could return, on each split it was scored on: the returned adapter
+// first, then the swarm's best, the experts, their uniform average and the merge baselines.
+std::string candidates_table(const json& report) {
+  std::vector<std::pair<std::string, json>> rows;
+  if (report.contains("best")) rows.emplace_back("returned (best/): " + report["best"].value("name", std::string()), report["best"]);
+  if (report.contains("swarm_best")) rows.emplace_back("swarm's global best", report["swarm_best"]);
+  if (report.contains("experts") && report["experts"].is_array())
+    for (const auto& e : report["experts"]) rows.emplace_back("expert " + e.value("name", std::string()), e);
+  if (report.contains("uniform_average")) rows.emplace_back("uniform average", report["uniform_average"]);
+  if (report.contains("baselines") && report["baselines"].is_array())
+    for (const auto& b : report["baselines"]) rows.emplace_back("merge " + b.value("name", std::string()), b);
+  std::ostringstream s;
+  s << "<table><tr><th>candidate</th><th>dev</th><th>validation</th><th>test</th></tr>";
+  for (const auto& [name, values] : rows) {
+    s << "<tr><td>" << escape(name) << "</td>";
+    for (const char* split : {"dev", "validation", "test"}) s << "<td>" << fixed(number_or_nan(values, split)) << "</td>";
+    s << "</tr>";
+  }
+  s << "</table>";
+  return s.str();
+}
+
+std::string warnings_section(const json& report) {
+  if (!report.contains("warnings") || !report["warnings"].is_array() || report["warnings"].empty()) return "";
+  std::ostringstream s;
+  s << "<section class='warn'><h2>Warnings</h2><ul>";
+  for (const auto& w : report["warnings"]) s << "<li>" << escape(w.is_string() ? w.get<std::string>() : w.dump()) << "</li>";
+  s << "</ul></section>";
+  return s.str();
+}
+
 const char* kStyle = R"(
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 main{max-width:960px;margin:0 auto;padding:24px 20px 48px}
@@ -241,6 +272,7 @@ rect.average.dev{fill:#6f7b91}rect.average.test{fill:#b3bac7}
 .k.best{background:#1f8a4c}.k.worst{background:#c0392b}.k.mean{background:#2e6fd1}.k.dev{background:#2e6fd1;height:10px}.k.test{background:#f0a202;height:10px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
 th{width:200px;color:#5b6475;font-weight:600}td{word-break:break-all}
+section.warn{border-color:#e0a100;background:#fff8e5}
 pre{background:#f6f7f9;border-radius:6px;padding:10px;font-size:12px;overflow:auto;max-height:360px}
 )";
 
@@ -256,7 +288,8 @@ std::string render_html(const json& report, const std::vector<json>& history) {
     bars.push_back(Bar{"uniform average", number_or_nan(report["uniform_average"], "dev"),
                        number_or_nan(report["uniform_average"], "test"), "average"});
   const json best = report.value("best", json::object());
-  bars.push_back(Bar{"swarm best", number_or_nan(best, "dev"), number_or_nan(best, "test"), "swarm"});
+  bars.push_back(Bar{"returned (" + best.value("source", std::string("swarm")) + ")", number_or_nan(best, "dev"),
+                     number_or_nan(best, "test"), "swarm"});
 
   double best_expert_dev = -std::numeric_limits<double>::infinity();
   for (const auto& b : bars)
@@ -274,16 +307,19 @@ std::string render_html(const json& report, const std::vector<json>& history) {
        << (report.contains("stopped_because") ? " · stopped: " + escape(report["stopped_because"].get<std::string>()) : "")
        << "</p>";
   html << "<div class='cards'>"
-       << "<div class='card'><span>swarm best (dev)</span><b>" << fixed(number_or_nan(best, "dev")) << "</b></div>"
-       << "<div class='card'><span>swarm best (test)</span><b>" << fixed(number_or_nan(best, "test")) << "</b></div>"
+       << "<div class='card'><span>returned (dev)</span><b>" << fixed(number_or_nan(best, "dev")) << "</b></div>"
+       << "<div class='card'><span>returned (test)</span><b>" << fixed(number_or_nan(best, "test")) << "</b></div>"
        << "<div class='card'><span>best expert (dev)</span><b>" << fixed(best_expert_dev) << "</b></div>"
        << "<div class='card'><span>uniform average (dev)</span><b>"
        << fixed(number_or_nan(report.value("uniform_average", json::object()), "dev")) << "</b></div>"
        << "<div class='card'><span>wall time</span><b>" << fixed(number_or_nan(report, "wall_time_s"), 1) << " s</b></div>"
        << "</div>";
+  html << warnings_section(report);
   html << "<section><h2>Utility per iteration</h2>" << utility_chart(history) << "</section>";
   html << "<section><h2>Each particle's utility</h2>" << particle_chart(history) << "</section>";
-  html << "<section><h2>Experts, their uniform average and the swarm's best</h2>" << comparison_chart(bars) << "</section>";
+  html << "<section><h2>Experts, their uniform average and the returned adapter</h2>" << comparison_chart(bars)
+       << "</section>";
+  html << "<section><h2>Every candidate</h2>" << candidates_table(report) << "</section>";
   html << "<section><h2>Run</h2>" << config_table(report) << "</section>";
   html << "</main></body></html>\n";
   return html.str();

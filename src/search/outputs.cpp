@@ -34,15 +34,19 @@ void write_particle_adapter(const fs::path& directory, const lora::PoolLayout& l
 }
 
 json write_search_outputs(const fs::path& run_dir, const lora::PoolLayout& layout, const swarm::State& s,
-                          int64_t top_k, const std::string& base_model_name_or_path, const PositionMap& to_position) {
+                          int64_t top_k, const std::string& base_model_name_or_path, const PositionMap& to_position,
+                          const ReturnedAdapter* returned) {
   auto full = [&](const at::Tensor& particle) { return to_position ? to_position(particle) : particle; };
   json written = json::array();
   const fs::path best_dir = run_dir / "best";
-  write_particle_adapter(best_dir, layout, full(s.global_best), base_model_name_or_path,
-                         {{"role", "global_best"},
-                          {"particle", s.global_best_index},
-                          {"dev", swarm::utility_to_json(s.global_best_utility)},
-                          {"iteration", found_at_iteration(s)}});
+  if (returned)
+    write_particle_adapter(best_dir, layout, returned->position, base_model_name_or_path, returned->metadata);
+  else
+    write_particle_adapter(best_dir, layout, full(s.global_best), base_model_name_or_path,
+                           {{"role", "global_best"},
+                            {"particle", s.global_best_index},
+                            {"dev", swarm::utility_to_json(s.global_best_utility)},
+                            {"iteration", found_at_iteration(s)}});
   written.push_back({{"rank", 0}, {"particle", s.global_best_index},
                      {"dev", swarm::utility_to_json(s.global_best_utility)}, {"dir", best_dir.string()}});
 

@@ -4,6 +4,7 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -12,10 +13,11 @@
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
-#include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/expert_pool.h"
+#include "modelswarm/lora/merge.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/report/html_report.h"
+#include "modelswarm/search/candidates.h"
 #include "modelswarm/search/outputs.h"
 #include "modelswarm/search/run_lock.h"
 #include "modelswarm/search/runner.h"
@@ -52,22 +54,6 @@ class DevUtilityProblem : public swarm::Problem {
   c10::ScalarType model_dtype_;
 };
 
-// Base linear weight shapes (out, in) by module name, read from the checkpoint's header only.
-lora::BaseShapeLookup base_shapes_of(const fs::path& model_dir) {
-  auto shapes = std::make_shared<std::map<std::string, std::pair<int64_t, int64_t>>>();
-  const std::string suffix = ".weight";
-  for (const auto& e : safetensors::checkpoint_entries(model_dir)) {
-    if (e.shape.size() == 2 && e.name.size() > suffix.size() &&
-        e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      (*shapes)[e.name.substr(0, e.name.size() - suffix.size())] = {e.shape[0], e.shape[1]};
-  }
-  return [shapes](const std::string& module) -> std::optional<std::pair<int64_t, int64_t>> {
-    auto it = shapes->find(module);
-    if (it == shapes->end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 std::string progress_line(const swarm::State& state, const swarm::Options& options, double seconds) {
   std::ostringstream line;
   line << "iteration " << state.iteration << "/" << options.max_iterations << "  best " << state.global_best_utility
@@ -84,11 +70,61 @@ std::string progress_line(const swarm::State& state, const swarm::Options& optio
 
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// The baselines a search scores beside its particles: each expert, their uniform average, and
+// the configured merges, as full positions on the experts' device.
+std::vector<Candidate> baseline_candidates(const lora::ExpertPool& pool, const at::Tensor& experts,
+                                           const BaselineOptions& options) {
+  std::vector<Candidate> out;
+  for (int64_t e = 0; e < pool.size(); ++e)
+    out.push_back({CandidateKind::kExpert, pool.names[e], experts[e]});
+  out.push_back({CandidateKind::kUniformAverage, "uniform average", experts.mean(0)});
+  lora::MergeOptions merge_options;
+  merge_options.density = options.density;
+  merge_options.seed = options.seed;
+  for (const auto& method : options.merges)
+    out.push_back({CandidateKind::kMerge, method, lora::merge(method, pool, merge_options).to(experts.device())});
+  return out;
+}
+
+// The key under which a baseline's dev utility is kept in the checkpoint's metadata.
+std::string baseline_key(const Candidate& c) { return to_string(c.kind) + ":" + c.name; }
+
+// Each candidate's utility on a split, in one batched call; NaN when the split is empty.
+std::vector<double> score_split(utility::Utility& utility, model::Evaluator& evaluator,
+                                const std::vector<Candidate>& candidates, utility::Split split,
+                                c10::ScalarType model_dtype) {
+  if (utility.info().examples(split) == 0 || candidates.empty()) return std::vector<double>(candidates.size(), std::nan(""));
+  std::vector<at::Tensor> rows;
+  for (const auto& c : candidates) rows.push_back(c.position);
+  return utility.score(evaluator, at::stack(rows).to(model_dtype), split).utility;
+}
+
+// The particles the swarm starts from: the experts (one-hot mixes in the coefficient space),
+// and their uniform average when it is to join and the swarm has room for it.
+at::Tensor initial_particles(const at::Tensor& experts,
+                             const swarm::CoefficientProblem* coefficients, bool with_average) {
+  const at::Tensor own = coefficients ? coefficients->initial_particles().to(experts.device()) : experts;
+  if (!with_average) return own;
+  return at::cat({own, own.mean(0, /*keepdim=*/true)});
+}
+
 }  // namespace
+
+void check_baselines(const TaskConfig& config) {
+  const std::vector<std::string> known = lora::merge_methods();
+  for (const auto& m : config.baselines.merges) {
+    if (std::find(known.begin(), known.end(), m) != known.end()) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    throw ConfigError(cat(config.source.string(), ": baselines.merges: unknown merge method \"", m, "\" (known: ",
+                          names, ")"));
+  }
+}
 
 SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   const auto start = Clock::now();
   const fs::path run_dir = config.output_dir;
+  check_baselines(config);
   // Locked first: a second search on this directory is refused before it loads anything or
   // writes a line into this run's log.
   const RunLock lock = RunLock::acquire(run_dir);
@@ -97,7 +133,7 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
                 run_dir.string()));
 
   // The pool is checked against the base model's weight shapes before anything heavy is loaded.
-  auto pool = lora::ExpertPool::load(config.experts, base_shapes_of(config.base_model));
+  auto pool = lora::ExpertPool::load(config.experts, lora::base_shapes_of(config.base_model));
   log::info(cat("expert pool: ", pool.size(), " experts, ", pool.layout.slots().size(), " modules, D = ",
                 pool.layout.dim(), " numbers per particle"));
 
@@ -105,7 +141,8 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   // Data files are read and checked here, before the model is loaded.
   auto utility = utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine_options));
   const auto info = utility->info();
-  log::info(cat("utility: ", info.description, " (", info.dev_examples, " dev, ", info.test_examples, " test examples)"));
+  log::info(cat("utility: ", info.description, " (", info.dev_examples, " dev, ", info.validation_examples,
+                " validation, ", info.test_examples, " test examples)"));
 
   auto evaluator = model::load_evaluator(config.base_model, &pool.layout, engine_options);
   const c10::Device device = parse_device(config.device);
@@ -113,6 +150,7 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
 
   // The swarm optimises positions, or mixing coefficients over the experts (LoraHub-style).
   const at::Tensor experts = pool.weights.to(device);  // (n, D) fp32
+  const int64_t n = pool.size();
   DevUtilityProblem positions_problem(*evaluator, *utility, pool.layout.dim(), model_dtype);
   std::unique_ptr<swarm::CoefficientProblem> coefficient_problem;
   swarm::Problem* problem = &positions_problem;
@@ -123,16 +161,30 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
     to_position = [&](const at::Tensor& x) { return coefficient_problem->to_positions(x); };
   }
 
+  // Baselines: the experts (particles 0..n-1 of the first iteration), their uniform average
+  // (particle n when it joins the swarm) and the merges, scored on dev once per run.
+  std::vector<Candidate> baselines = baseline_candidates(pool, experts, config.baselines);
+  const bool average_in_swarm = config.include_uniform_average && config.search.swarm_size > n;
+  if (config.include_uniform_average && !average_in_swarm)
+    log::info(cat("search.swarm_size (", config.search.swarm_size, ") leaves no room for the uniform average beside the ",
+                  n, " experts: it is scored as a baseline only"));
+
   RunSettings settings;
   settings.run_dir = run_dir;
   settings.resume = flags.resume;
   settings.take_lock = false;
   settings.resume_command = cat("modelswarm search --config ", config.source.string(), " --resume");
   if (!flags.resume && !swarm::checkpoint_exists(run_dir / "checkpoint")) {
-    // The uniform average of the experts is the baseline the search has to beat.
-    const double average = positions_problem.evaluate(experts.mean(0, /*keepdim=*/true)).at(0);
-    log::info(cat("uniform average of the experts: dev utility ", average));
-    settings.metadata["uniform_average_dev"] = number(average);
+    settings.metadata["uniform_average_in_swarm"] = average_in_swarm;
+    std::vector<Candidate> outside;  // baselines that are not particles of the first iteration
+    for (const auto& b : baselines)
+      if (b.kind == CandidateKind::kMerge || (b.kind == CandidateKind::kUniformAverage && !average_in_swarm))
+        outside.push_back(b);
+    const std::vector<double> dev = score_split(*utility, *evaluator, outside, utility::Split::kDev, model_dtype);
+    for (size_t i = 0; i < outside.size(); ++i) {
+      settings.metadata["baselines_dev"][baseline_key(outside[i])] = number(dev[i]);
+      log::info(cat("baseline ", outside[i].name, ": dev utility ", dev[i]));
+    }
   }
 
   const bool live = flags.progress_line && ::isatty(STDERR_FILENO);
@@ -151,7 +203,7 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   };
   StopSignal stop_signal;
   Runner runner(config.search, *problem, settings);
-  RunResult run = runner.run(coefficient_problem ? coefficient_problem->initial_particles().to(device) : experts,
+  RunResult run = runner.run(initial_particles(experts, coefficient_problem.get(), average_in_swarm),
                              on_iteration);
   if (live) std::cerr << "\n";
   if (run.outcome == RunOutcome::kInterrupted)
@@ -160,46 +212,100 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   log::info(cat("search finished (", swarm::to_string(state.stop_reason), ") after ", state.iteration,
                 " iterations; best dev utility ", state.global_best_utility));
 
-  // ---- the returned adapters ----
+  // ---- dev utilities of the baselines: the first iteration's particles, or the metadata ----
+  const auto& initial = state.history.front().utilities;
+  const bool average_was_particle = run.metadata.value("uniform_average_in_swarm", false);
+  const json stored_dev = run.metadata.value("baselines_dev", json::object());
+  for (int64_t e = 0; e < n; ++e) baselines[e].dev = initial.at(e);
+  for (size_t i = n; i < baselines.size(); ++i) {
+    Candidate& b = baselines[i];
+    const json stored = stored_dev.value(baseline_key(b), json());
+    b.dev = b.kind == CandidateKind::kUniformAverage && average_was_particle ? initial.at(n)
+            : stored.is_number()                                           ? stored.get<double>()
+                                                                           : std::nan("");
+  }
+
+  // ---- the swarm's candidates: its global best, then its top-k personal bests ----
+  std::vector<Candidate> candidates;
+  candidates.push_back({CandidateKind::kSwarm, cat("global best (particle ", state.global_best_index, ")"),
+                        to_position(state.global_best), state.global_best_utility});
+  const std::vector<int64_t> ranking = state.ranking();
+  const int64_t k = std::min<int64_t>(config.top_k, static_cast<int64_t>(ranking.size()));
+  for (int64_t r = 0; r < k; ++r)
+    candidates.push_back({CandidateKind::kSwarm, cat("rank ", r + 1, " (particle ", ranking[r], ")"),
+                          to_position(state.personal_best[ranking[r]]), state.personal_best_utilities[ranking[r]]});
+  // A particle that never moved from an expert or the uniform average is that baseline.
+  for (auto& c : candidates)
+    for (const auto& b : baselines)
+      if (b.kind != CandidateKind::kMerge && at::equal(c.position, b.position)) {
+        c.kind = b.kind;
+        c.name = b.name;
+        break;
+      }
+  const size_t first_baseline = candidates.size();
+  candidates.insert(candidates.end(), baselines.begin(), baselines.end());
+
+  // ---- validation and test utilities of every candidate, one batched call per split ----
+  const auto validation = score_split(*utility, *evaluator, candidates, utility::Split::kValidation, model_dtype);
+  const auto test = score_split(*utility, *evaluator, candidates, utility::Split::kTest, model_dtype);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    candidates[i].validation = validation[i];
+    candidates[i].test = test[i];
+  }
+  for (size_t i = 0; i < baselines.size(); ++i) baselines[i] = candidates[first_baseline + i];
+
+  // ---- the returned adapter ----
+  const SelectionSplit selection = info.validation_examples > 0 ? SelectionSplit::kValidation : SelectionSplit::kDev;
+  const size_t chosen = select_returned(candidates, selection);
+  const Candidate& returned = candidates[chosen];
+  const char* selection_name = selection == SelectionSplit::kValidation ? "validation" : "dev";
+  if (returned.kind != CandidateKind::kSwarm)
+    log::warn(cat("the baseline ", returned.name, " (", to_string(returned.kind), ") scores higher on ", selection_name,
+                  " than every particle of the swarm: best/ is that baseline"));
+  std::vector<Candidate> expert_candidates;
+  for (const auto& b : baselines)
+    if (b.kind == CandidateKind::kExpert) expert_candidates.push_back(b);
+  const std::vector<std::string> warnings = overfitting_warnings(candidates.front(), expert_candidates);
+  for (const auto& w : warnings) log::warn(w);
+
   const std::string base_name =
       pool.base_model_name_or_path.empty() ? config.base_model.string() : pool.base_model_name_or_path;
-  const json written = write_search_outputs(run_dir, pool.layout, state, config.top_k, base_name, to_position);
-
-  // ---- test-split utilities of the returned adapters and of the baselines, in one batched call ----
-  const int64_t n = pool.size();
-  std::vector<at::Tensor> rows;
-  for (const auto& w : written) rows.push_back(to_position(w["rank"].get<int64_t>() == 0
-                                                               ? state.global_best
-                                                               : state.personal_best[w["particle"].get<int64_t>()]));
-  const size_t first_expert = rows.size();
-  for (int64_t e = 0; e < n; ++e) rows.push_back(experts[e]);
-  rows.push_back(experts.mean(0));
-  std::vector<double> test(rows.size(), std::nan(""));
-  if (info.test_examples > 0)
-    test = utility->score(*evaluator, at::stack(rows).to(model_dtype), utility::Split::kTest).utility;
+  const ReturnedAdapter returned_adapter{
+      returned.position,
+      {{"role", "returned"}, {"source", to_string(returned.kind)}, {"name", returned.name},
+       {"selected_on", selection_name}, {"dev", number(returned.dev)}, {"validation", number(returned.validation)},
+       {"test", number(returned.test)}}};
+  const json written = write_search_outputs(run_dir, pool.layout, state, config.top_k, base_name, to_position,
+                                            &returned_adapter);
 
   // ---- report.json ----
   json report = search_summary(state, config.search, config.top_k);
-  const double average_dev = run.metadata.value("uniform_average_dev", json()).is_number()
-                                 ? run.metadata["uniform_average_dev"].get<double>()
-                                 : std::nan("");
-  const auto& initial = state.history.front().utilities;  // iteration 0: experts are particles 0..n-1
   json experts_json = json::array();
   double best_expert_dev = -INFINITY, best_expert_test = -INFINITY;
   for (int64_t e = 0; e < n; ++e) {
-    const double dev = initial.at(e);
-    const double t = test[first_expert + e];
-    if (std::isfinite(dev)) best_expert_dev = std::max(best_expert_dev, dev);
-    if (std::isfinite(t)) best_expert_test = std::max(best_expert_test, t);
-    experts_json.push_back({{"name", pool.names[e]}, {"path", config.experts[e].string()}, {"dev", number(dev)},
-                            {"test", number(t)}});
+    const Candidate& b = baselines[e];
+    if (std::isfinite(b.dev)) best_expert_dev = std::max(best_expert_dev, b.dev);
+    if (std::isfinite(b.test)) best_expert_test = std::max(best_expert_test, b.test);
+    experts_json.push_back({{"name", pool.names[e]}, {"path", config.experts[e].string()}, {"dev", number(b.dev)},
+                            {"validation", number(b.validation)}, {"test", number(b.test)}});
   }
-  const double best_dev = state.global_best_utility, best_test = test[0], average_test = test[first_expert + n];
-  report["best"]["test"] = number(best_test);
-  report["best"]["path"] = (run_dir / "best").string();
-  for (size_t r = 1; r < written.size(); ++r) {
-    report["top_k"][r - 1]["test"] = number(test[r]);
-    report["top_k"][r - 1]["path"] = written[r]["dir"];
+  const Candidate& average = baselines[n];
+  json merges = json::array();
+  for (size_t i = n + 1; i < baselines.size(); ++i) merges.push_back(baselines[i].to_json());
+  report["swarm_best"] = report["best"];
+  report["swarm_best"]["validation"] = number(candidates.front().validation);
+  report["swarm_best"]["test"] = number(candidates.front().test);
+  report["best"] = {{"source", to_string(returned.kind)}, {"name", returned.name}, {"selected_on", selection_name},
+                    {"dev", number(returned.dev)}, {"validation", number(returned.validation)},
+                    {"test", number(returned.test)}, {"path", (run_dir / "best").string()}};
+  if (returned.kind == CandidateKind::kSwarm) {
+    report["best"]["particle"] = report["swarm_best"]["particle"];
+    report["best"]["found_at_iteration"] = report["swarm_best"]["found_at_iteration"];
+  }
+  for (int64_t r = 0; r < k; ++r) {
+    report["top_k"][r]["validation"] = number(candidates[1 + r].validation);
+    report["top_k"][r]["test"] = number(candidates[1 + r].test);
+    report["top_k"][r]["path"] = written[r + 1]["dir"];
   }
   double search_seconds = 0;
   int64_t evaluated_tokens = 0;
@@ -214,26 +320,32 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   report["dtype"] = dtype_name(model_dtype);
   report["space"] = config.space == SearchSpace::kCoefficients ? "coefficients" : "parameters";
   report["utility"] = {{"type", info.type}, {"metric", info.metric}, {"description", info.description},
-                       {"dev_examples", info.dev_examples}, {"test_examples", info.test_examples}};
+                       {"dev_examples", info.dev_examples}, {"validation_examples", info.validation_examples},
+                       {"test_examples", info.test_examples}};
   report["experts"] = experts_json;
-  report["uniform_average"] = {{"dev", number(average_dev)}, {"test", number(average_test)}};
-  report["improvement"] = {{"dev_over_best_expert", number(best_dev - best_expert_dev)},
-                           {"dev_over_uniform_average", number(best_dev - average_dev)},
-                           {"test_over_best_expert", number(best_test - best_expert_test)},
-                           {"test_over_uniform_average", number(best_test - average_test)}};
+  report["uniform_average"] = {{"dev", number(average.dev)}, {"validation", number(average.validation)},
+                               {"test", number(average.test)}, {"in_swarm", average_was_particle}};
+  report["baselines"] = merges;
+  report["warnings"] = warnings;
+  report["improvement"] = {{"dev_over_best_expert", number(returned.dev - best_expert_dev)},
+                           {"dev_over_uniform_average", number(returned.dev - average.dev)},
+                           {"test_over_best_expert", number(returned.test - best_expert_test)},
+                           {"test_over_uniform_average", number(returned.test - average.test)}};
   report["evaluated_tokens"] = evaluated_tokens;
   report["search_time_s"] = search_seconds;
   report["seconds_per_iteration"] = number(search_seconds / static_cast<double>(state.history.size()));
   report["wall_time_s"] = std::chrono::duration<double>(Clock::now() - start).count();
   write_report(run_dir, report);
   const fs::path html = report::write_html_report(run_dir);
+  log::info(cat("returned adapter: ", returned.name, " (", to_string(returned.kind), "), dev ", returned.dev,
+                ", validation ", returned.validation, ", test ", returned.test));
   log::info(cat("best adapter: ", (run_dir / "best").string(), "; report: ", (run_dir / "report.json").string(), " and ",
                 html.string()));
 
   SearchResult result;
   result.report = std::move(report);
-  if (flags.expect_min_utility && !(best_dev >= *flags.expect_min_utility)) {
-    log::error(cat("best dev utility ", best_dev, " is below --expect-min-utility ", *flags.expect_min_utility));
+  if (flags.expect_min_utility && !(returned.dev >= *flags.expect_min_utility)) {
+    log::error(cat("best dev utility ", returned.dev, " is below --expect-min-utility ", *flags.expect_min_utility));
     result.exit_code = static_cast<int>(ExitCode::kBelowExpectation);
   }
   return result;

@@ -79,6 +79,28 @@ Options options_from_json(const nlohmann::json& j) {
   }
 }
 
+Options preset_options(const std::string& name) {
+  Options o;
+  if (name == "default") return o;
+  if (name == "reference") {
+    o.inertia = 0.4;
+    o.cognitive = 0.3;
+    o.social = 0.3;
+    o.repel = 0.3;
+    o.step_length = 1.0;
+    o.step_decay = 0.95;
+    o.min_step_length = 0.1;
+    o.patience = 10;
+    o.restart_patience = 5;
+    return o;
+  }
+  std::string names;
+  for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+  throw ConfigError(cat("search.preset: must be one of ", names, ", got \"", name, "\""));
+}
+
+std::vector<std::string> preset_names() { return {"default", "reference"}; }
+
 InitialVelocity parse_initial_velocity(const std::string& name) {
   if (name == "random") return InitialVelocity::kRandom;
   if (name == "zero") return InitialVelocity::kZero;

@@ -10,8 +10,8 @@ namespace {
 
 nlohmann::json valid_config() {
   return nlohmann::json::parse(R"({
-    "base_model": "models/base",
-    "experts": ["experts/a", "experts/b", "experts/c"],
+    "base_model": "./models/base",
+    "experts": ["./experts/a", "./experts/b", "./experts/c"],
     "utility": {"type": "multiple_choice", "data": "dev.jsonl"},
     "search": {"swarm_size": 6, "max_iterations": 4, "inertia": 0.2, "crossover_weight_range": [0, 1.5],
                "initial_velocity": "zero", "seed": 7, "space": "coefficients"},
@@ -43,6 +43,35 @@ TEST(TaskConfig, ParsesAValidConfigWithPathsRelativeToTheFile) {
   EXPECT_EQ(c.search.seed, 7u);
   EXPECT_EQ(c.space, SearchSpace::kCoefficients);
   EXPECT_EQ(c.top_k, 2);
+}
+
+TEST(TaskConfig, PresetsSetTheStartingValuesThatGivenKeysOverride) {
+  auto config = valid_config();
+  auto c = TaskConfig::parse(config, "/cfg/task.json");
+  const swarm::Options defaults;
+  EXPECT_DOUBLE_EQ(c.search.repel, defaults.repel);
+  EXPECT_TRUE(c.include_uniform_average);
+  EXPECT_EQ(c.baselines.merges, (std::vector<std::string>{"task_arithmetic", "ties", "dare_ties"}));
+
+  config["search"]["preset"] = "reference";
+  config["search"]["include_uniform_average"] = false;
+  config["baselines"] = {{"merges", {"ties"}}, {"density", 0.3}, {"seed", 5}};
+  c = TaskConfig::parse(config, "/cfg/task.json");
+  EXPECT_DOUBLE_EQ(c.search.inertia, 0.2);  // given
+  EXPECT_DOUBLE_EQ(c.search.repel, 0.3);    // the reference code's
+  EXPECT_DOUBLE_EQ(c.search.step_length, 1.0);
+  EXPECT_EQ(c.search.patience, 10);
+  EXPECT_FALSE(c.include_uniform_average);
+  EXPECT_EQ(c.baselines.merges, std::vector<std::string>{"ties"});
+  EXPECT_DOUBLE_EQ(c.baselines.density, 0.3);
+  EXPECT_EQ(c.baselines.seed, 5u);
+
+  config["search"]["preset"] = "fast";
+  EXPECT_NE(error_of(config).find("search.preset: must be one of default, reference, got \"fast\""), std::string::npos)
+      << error_of(config);
+  config["search"].erase("preset");
+  config["baselines"]["density"] = 0;
+  EXPECT_NE(error_of(config).find("baselines.density: must be in (0, 1]"), std::string::npos) << error_of(config);
 }
 
 TEST(TaskConfig, RejectsUnknownKeysAndWrongTypesWithTheKeyPath) {

@@ -35,10 +35,25 @@ TEST(HtmlReport, DrawsEveryPartOfTheRunWithoutScriptsOrNetwork) {
   EXPECT_NE(html.find("global best"), std::string::npos);
   EXPECT_NE(html.find("particle 3"), std::string::npos);   // each particle's trajectory
   EXPECT_NE(html.find("uniform average"), std::string::npos);
-  EXPECT_NE(html.find("swarm best"), std::string::npos);
+  EXPECT_NE(html.find("returned (swarm)"), std::string::npos);
+  EXPECT_NE(html.find("Every candidate"), std::string::npos);
   EXPECT_NE(html.find("code&lt;1&gt;"), std::string::npos);  // names are escaped
   EXPECT_NE(html.find("0.550"), std::string::npos);
   EXPECT_NE(html.find("&quot;swarm_size&quot;: 4"), std::string::npos);  // the configuration
+}
+
+TEST(HtmlReport, ShowsEveryCandidateOnEachSplitAndTheWarnings) {
+  json report = sample_report();
+  report["best"] = {{"source", "merge"}, {"name", "ties"}, {"dev", 0.61}, {"validation", 0.58}, {"test", 0.57}};
+  report["baselines"] = json::parse(R"([{"kind": "merge", "name": "ties", "dev": 0.61, "validation": 0.58, "test": 0.57}])");
+  report["warnings"] = {"the swarm's gain over the best expert on dev (+0.1) shrinks to -0.01 on test"};
+  const std::string html = report::render_html(report, sample_history());
+  EXPECT_NE(html.find("returned (merge)"), std::string::npos);
+  EXPECT_NE(html.find("merge ties"), std::string::npos);
+  EXPECT_NE(html.find("0.580"), std::string::npos);  // the validation column
+  EXPECT_NE(html.find("Warnings"), std::string::npos);
+  EXPECT_NE(html.find("shrinks to -0.01 on test"), std::string::npos);
+  EXPECT_EQ(report::render_html(sample_report(), sample_history()).find("Warnings"), std::string::npos);
 }
 
 TEST(HtmlReport, WritesReportHtmlAndToleratesATornLastHistoryLine) {

@@ -135,7 +135,7 @@ TEST(Runner, ResumeRefusesChangedSearchOptionsButMayExtendTheRun) {
   Runner(s.options, bowl, {run_dir}).run(s.experts);
 
   swarm::Options changed = s.options;
-  changed.inertia = 0.2;
+  changed.inertia = s.options.inertia + 0.1;
   try {
     Runner(changed, bowl, {run_dir, true}).run(s.experts);
     ADD_FAILURE() << "no error";

@@ -129,13 +129,14 @@ std::vector<json> history_of(const fs::path& run) {
   return lines;
 }
 
-// What an interruption must not change: the best utility and particle, the best adapter's bytes
+// What an interruption must not change: the returned adapter and the swarm's best particle, the best adapter's bytes
 // and the history of every iteration.
 void expect_uninterrupted_result(const fs::path& run) {
   const fs::path reference = reference_run().run;
   const json a = read_json(reference / "report.json"), b = read_json(run / "report.json");
   EXPECT_EQ(a["best"]["dev"], b["best"]["dev"]);
-  EXPECT_EQ(a["best"]["particle"], b["best"]["particle"]);
+  EXPECT_EQ(a["best"]["name"], b["best"]["name"]);
+  EXPECT_EQ(a["swarm_best"]["particle"], b["swarm_best"]["particle"]);
   EXPECT_EQ(a["iterations"], b["iterations"]);
   for (const char* file : {"adapter_model.safetensors", "adapter_config.json"})
     EXPECT_TRUE(read_file(reference / "best" / file) == read_file(run / "best" / file)) << "best/" << file << " differs";

@@ -54,7 +54,7 @@ struct LineSetup {
   at::Tensor experts = at::tensor({0.0f, 1.0f}).view({2, 1});
   RowFunction problem{1, [](const at::Tensor& x) { return x[0].item<double>(); }};
   Options options() const {
-    Options o;
+    Options o = swarm::preset_options("reference");  // the weights the arithmetic below uses
     o.swarm_size = 2;
     o.max_iterations = 1;
     o.weight_randomness = false;

@@ -14,6 +14,14 @@ namespace modelswarm {
 
 enum class SearchSpace { kParameters, kCoefficients };
 
+/// The merge baselines every search scores beside the experts and their uniform average
+/// (`baselines` in the config; lora/merge.h defines the methods).
+struct BaselineOptions {
+  std::vector<std::string> merges = {"task_arithmetic", "ties", "dare_ties"};
+  double density = 0.5;  // ties and dare_ties
+  uint64_t seed = 0;     // dare_ties' drop mask
+};
+
 struct TaskConfig {
   std::filesystem::path source;                 // the config file
   std::filesystem::path base_model;             // Hugging Face model directory
@@ -23,6 +31,8 @@ struct TaskConfig {
   nlohmann::json utility;                       // validated by the utility registry
   swarm::Options search;
   SearchSpace space = SearchSpace::kParameters;
+  bool include_uniform_average = true;          // the experts' uniform average joins the initial swarm
+  BaselineOptions baselines;
   int64_t top_k = 3;                            // personal bests written to top_k/
   std::filesystem::path output_dir;
   int64_t max_batch_tokens = 8192;              // tokens per forward pass (all particles' rows)

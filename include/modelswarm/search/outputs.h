@@ -27,12 +27,20 @@ void write_particle_adapter(const std::filesystem::path& directory, const lora::
                             const at::Tensor& position, const std::string& base_model_name_or_path,
                             const nlohmann::json& metadata = nlohmann::json::object());
 
+/// What best/ holds when it is not the swarm's global best (a baseline won: candidates.h).
+struct ReturnedAdapter {
+  at::Tensor position;      // (D) full position
+  nlohmann::json metadata;  // under "modelswarm" in its adapter_config.json
+};
+
 /// Writes best/ and top_k/1..k (k capped at the swarm size); returns what was written, as
-/// [{"rank", "particle", "dev", "dir"}] with rank 0 meaning best/.
+/// [{"rank", "particle", "dev", "dir"}] with rank 0 meaning best/. best/ is the global best, or
+/// `returned` when given.
 nlohmann::json write_search_outputs(const std::filesystem::path& run_dir, const lora::PoolLayout& layout,
                                     const swarm::State& state, int64_t top_k,
                                     const std::string& base_model_name_or_path,
-                                    const PositionMap& to_position = nullptr);
+                                    const PositionMap& to_position = nullptr,
+                                    const ReturnedAdapter* returned = nullptr);
 
 /// The swarm's part of report.json: seed, options, iterations, stopped_because, evaluations,
 /// restarts, best {"dev", "particle", "found_at_iteration"}, top_k [{"rank", "particle", "dev"}].

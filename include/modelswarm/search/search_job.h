@@ -27,4 +27,7 @@ struct SearchResult {
 /// stops after writing a checkpoint and throws Error saying how to resume.
 SearchResult run_search(const TaskConfig& config, const SearchFlags& flags);
 
+/// Throws ConfigError naming `baselines.merges` when it lists a method lora/merge.h lacks.
+void check_baselines(const TaskConfig& config);
+
 }  // namespace modelswarm::search
