@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/formats/llama2c.h"
 
 namespace modelswarm::cli {
@@ -31,7 +32,8 @@ CommandRunner add_convert_command(CLI::App& app) {
   llama2c->add_option("OUT_DIR", opts->out_dir, "Model directory to write (replaced atomically if it exists)")
       ->required();
   return [opts]() -> int {
-    llama2c::convert(opts->model_bin, opts->tokenizer_model, opts->out_dir);
+    // Either input may also be a file in a cached Hub repository: org/name[@revision]/path.
+    llama2c::convert(hf::resolve_path(opts->model_bin), hf::resolve_path(opts->tokenizer_model), opts->out_dir);
     log::info(cat("wrote ", opts->out_dir, " (LlamaForCausalLM from ", opts->model_bin, ")"));
     return 0;
   };

@@ -11,6 +11,7 @@
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/config/task_config.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/utility/utility.h"
@@ -48,8 +49,9 @@ std::string fixed(double v) {
 }
 
 void print_table(const utility::UtilityInfo& info, const std::vector<Row>& rows, const std::vector<std::string>& splits) {
-  std::cout << "utility: " << info.description << " (" << info.dev_examples << " dev, " << info.test_examples
-            << " test examples)\n";
+  std::cout << "utility: " << info.description << " (" << info.dev_examples << " dev, ";
+  if (info.validation_examples > 0) std::cout << info.validation_examples << " validation, ";
+  std::cout << info.test_examples << " test examples)\n";
   size_t width = 5;
   for (const auto& r : rows) width = std::max(width, r.name.size());
   std::cout << std::string(width, ' ');
@@ -107,6 +109,7 @@ nlohmann::json to_json(const utility::UtilityInfo& info, const std::vector<Row>&
             {"metric", info.metric},
             {"description", info.description},
             {"dev_examples", info.dev_examples},
+            {"validation_examples", info.validation_examples},
             {"test_examples", info.test_examples}}},
           {"models", models},
           {"scoring", scoring},
@@ -127,22 +130,28 @@ int run_eval(const EvalParams& params) {
 
   std::vector<fs::path> dirs;
   if (params.adapters.empty()) dirs = config.experts;
-  else for (const auto& a : params.adapters) dirs.emplace_back(a);
+  else for (const auto& a : params.adapters) dirs.push_back(hf::resolve_path(a));
   const lora::ExpertPool pool = lora::ExpertPool::load(dirs);
   auto evaluator = model::load_evaluator(config.base_model, &pool.layout, engine);
   const auto encoder = utility::tokenizer_encoder(*evaluator);
 
   std::vector<Row> rows;
   if (!params.skip_base) rows.push_back({"base", "", {}});
-  for (size_t i = 0; i < dirs.size(); ++i) rows.push_back({pool.names[i], dirs[i].string(), {}});
+  for (size_t i = 0; i < dirs.size(); ++i) rows.push_back({hf::display_name(dirs[i]), dirs[i].string(), {}});
 
   std::vector<std::string> splits;
   std::vector<SplitTiming> timings;
-  if (params.split != "test") splits.push_back("dev");
-  if (params.split != "dev") splits.push_back("test");
+  for (const utility::Split split : {utility::Split::kDev, utility::Split::kValidation, utility::Split::kTest}) {
+    const std::string name = utility::split_name(split);
+    if (params.split != "both" && params.split != name) continue;
+    if (split == utility::Split::kValidation && info.validation_examples == 0 && params.split == "both") continue;
+    splits.push_back(name);
+  }
   for (const auto& name : splits) {
-    const utility::Split split = name == "dev" ? utility::Split::kDev : utility::Split::kTest;
-    if ((split == utility::Split::kDev ? info.dev_examples : info.test_examples) == 0) {
+    const utility::Split split = name == "dev"          ? utility::Split::kDev
+                                 : name == "validation" ? utility::Split::kValidation
+                                                        : utility::Split::kTest;
+    if (info.examples(split) == 0) {
       log::warn(cat("eval: the ", name, " split is empty; skipped"));
       continue;
     }
@@ -152,7 +161,7 @@ int run_eval(const EvalParams& params) {
     if (!params.skip_base) rows[row++].by_split[name] = utility->score(*evaluator, *encoder, at::Tensor(), split);
     const utility::Scores experts = utility->score(*evaluator, *encoder, pool.weights, split);
     for (size_t i = 0; i < dirs.size(); ++i) rows[row++].by_split[name] = slice(experts, i);
-    timings.push_back({name, split == utility::Split::kDev ? info.dev_examples : info.test_examples,
+    timings.push_back({name, info.examples(split),
                        static_cast<int64_t>(rows.size()), seconds_since(split_start)});
   }
   const double seconds = seconds_since(start);
@@ -174,10 +183,11 @@ CommandRunner add_eval_command(CLI::App& app) {
   sub->add_option("--config", params->config, "Task config (JSON; schema in configs/README.md)")
       ->required()
       ->check(CLI::ExistingFile);
-  sub->add_option("--adapter", params->adapters, "PEFT adapter directory to score instead of the config's experts (repeatable)")
-      ->check(CLI::ExistingDirectory);
-  sub->add_option("--split", params->split, "dev, test or both")
-      ->check(CLI::IsMember({"dev", "test", "both"}))
+  sub->add_option("--adapter", params->adapters,
+                  "PEFT adapter directory (or org/name[@revision][/subfolder] from the Hugging Face cache) to score "
+                  "instead of the config's experts (repeatable)");
+  sub->add_option("--split", params->split, "dev, validation, test, or both (every split the data has)")
+      ->check(CLI::IsMember({"dev", "validation", "test", "both"}))
       ->capture_default_str();
   sub->add_flag("--no-base", params->skip_base, "Do not score the base model");
   sub->add_flag("--json", params->json, "Print the scores as JSON on stdout");

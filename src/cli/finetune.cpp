@@ -12,6 +12,7 @@
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/formats/tokenizer.h"
 #include "modelswarm/lora/adapter.h"
 #include "modelswarm/model/transformer.h"
@@ -43,6 +44,8 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 int run_finetune(FinetuneOptions o) {
   configure_runtime();
+  const hf::Source source = hf::resolve(o.model_dir);
+  o.model_dir = source.path.string();
   o.lora.target_modules = split_commas(o.target_modules);
   o.train.label = "finetune";
   const c10::Device device = parse_device(o.device);
@@ -61,7 +64,11 @@ int run_finetune(FinetuneOptions o) {
                                                    {"seed", o.train.seed},
                                                    {"first_loss", result.losses.front()},
                                                    {"last_loss", result.losses.back()}}}};
-  lora::write_adapter(o.output, result.modules, fs::absolute(o.model_dir).lexically_normal().string(), provenance);
+  // base_model_name_or_path: the Hub id when the model came from the cache (as PEFT writes it).
+  lora::write_adapter(o.output, result.modules,
+                      source.hub && source.hub->subpath.empty() ? source.hub->repo_id
+                                                                  : fs::absolute(o.model_dir).lexically_normal().string(),
+                      provenance);
   std::cout << "adapter: " << o.output << " (loss " << result.losses.front() << " -> " << result.losses.back()
             << ")\n";
   return 0;
@@ -72,7 +79,8 @@ int run_finetune(FinetuneOptions o) {
 CommandRunner add_finetune_command(CLI::App& app) {
   auto o = std::make_shared<FinetuneOptions>();
   CLI::App* sub = app.add_subcommand("finetune", "LoRA fine-tuning on prompt/completion JSONL; writes a PEFT adapter");
-  sub->add_option("--model", o->model_dir, "Hugging Face model directory")->required()->check(CLI::ExistingDirectory);
+  sub->add_option("--model", o->model_dir, "Hugging Face model directory, or org/name[@revision] from the HF cache")
+      ->required();
   sub->add_option("--data", o->data, "JSONL (or JSON array) of records with a prompt and a completion")
       ->required()
       ->check(CLI::ExistingFile);

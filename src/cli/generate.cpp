@@ -12,6 +12,7 @@
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/formats/tokenizer.h"
 #include "modelswarm/lora/adapter.h"
 #include "modelswarm/lora/expert_pool.h"
@@ -36,8 +37,10 @@ struct GenerateOptions {
 };
 
 
-int run_generate(const GenerateOptions& o) {
+int run_generate(GenerateOptions o) {
   configure_runtime();
+  o.model_dir = hf::resolve_path(o.model_dir).string();
+  if (!o.adapter_dir.empty()) o.adapter_dir = hf::resolve_path(o.adapter_dir).string();
   c10::InferenceMode inference;
   const c10::Device device = parse_device(o.device);
   const c10::ScalarType dtype = parse_dtype(o.dtype, device);
@@ -50,10 +53,11 @@ int run_generate(const GenerateOptions& o) {
   lora::ExpertPool pool;
   model::LoraBatch lora;
   if (!o.adapter_dir.empty()) {
-    pool = lora::ExpertPool::from_adapters({lora::read_adapter(o.adapter_dir)}, {fs::path(o.adapter_dir).filename().string()},
+    pool = lora::ExpertPool::from_adapters({lora::read_adapter(o.adapter_dir)}, {hf::display_name(o.adapter_dir)},
                                            model.base_shapes());
     model.check_layout(pool.layout);
-    lora = {&pool.layout, pool.weights.to(device, dtype), at::zeros({1}, at::TensorOptions(device).dtype(at::kLong))};
+    lora = {&pool.layout, pool.weights.to(device, dtype), at::zeros({1}, at::TensorOptions(device).dtype(at::kLong)),
+            /*runs=*/{}};
   }
 
   const std::vector<int64_t> prompt = tok.encode(o.prompt, /*add_special_tokens=*/true);
@@ -80,8 +84,10 @@ int run_generate(const GenerateOptions& o) {
 CommandRunner add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* sub = app.add_subcommand("generate", "Continue a prompt with a model (and optionally a LoRA adapter)");
-  sub->add_option("--model", o->model_dir, "Hugging Face model directory")->required();
-  sub->add_option("--adapter", o->adapter_dir, "PEFT LoRA adapter directory to apply");
+  sub->add_option("--model", o->model_dir, "Hugging Face model directory, or org/name[@revision] from the HF cache")
+      ->required();
+  sub->add_option("--adapter", o->adapter_dir,
+                  "PEFT LoRA adapter directory to apply, or org/name[@revision][/subfolder] from the HF cache");
   sub->add_option("--prompt", o->prompt, "Text to continue (BOS is added as the tokenizer says)")->required();
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate (stops earlier at EOS)")
       ->capture_default_str()

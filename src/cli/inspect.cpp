@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/atomic_file.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/adapter.h"
 
@@ -77,9 +78,12 @@ int inspect_adapter(const fs::path& dir) {
 CommandRunner add_inspect_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("inspect", "Describe a model directory, an adapter directory or a .safetensors file");
-  sub->add_option("PATH", *path, "Model directory, PEFT adapter directory or .safetensors file")->required();
+  sub->add_option("PATH", *path,
+                  "Model directory, PEFT adapter directory or .safetensors file; or org/name[@revision][/path] "
+                  "from the Hugging Face cache")
+      ->required();
   return [path]() -> int {
-    const fs::path p(*path);
+    const fs::path p = hf::resolve_path(*path);
     std::error_code ec;
     if (!fs::exists(p, ec)) throw Error(cat(p.string(), ": no such file or directory"));
     if (!fs::is_directory(p, ec)) return inspect_safetensors(p);

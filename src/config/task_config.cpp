@@ -1,6 +1,7 @@
 #include "modelswarm/config/task_config.h"
 
 #include "modelswarm/config/json_reader.h"
+#include "modelswarm/formats/hf_cache.h"
 
 namespace modelswarm {
 namespace fs = std::filesystem;
@@ -12,8 +13,15 @@ fs::path resolve(const fs::path& base_dir, const std::string& p) {
   return path.is_absolute() ? path : (base_dir / path).lexically_normal();
 }
 
-swarm::Options read_search(JsonReader r, SearchSpace* space) {
+swarm::Options read_search(JsonReader r, SearchSpace* space, bool* include_uniform_average) {
   swarm::Options o;
+  if (r.has("preset")) {
+    try {
+      o = swarm::preset_options(r.get<std::string>("preset"));
+    } catch (const ConfigError& e) {
+      throw ConfigError(cat(r.source(), ": ", e.what()));
+    }
+  }
   o.swarm_size = r.get_or<int64_t>("swarm_size", o.swarm_size);
   o.max_iterations = r.get_or<int64_t>("max_iterations", o.max_iterations);
   o.inertia = r.get_or<double>("inertia", o.inertia);
@@ -42,6 +50,7 @@ swarm::Options read_search(JsonReader r, SearchSpace* space) {
   o.drop_iteration_probability = r.get_or<double>("drop_iteration_probability", o.drop_iteration_probability);
   o.drop_particle_probability = r.get_or<double>("drop_particle_probability", o.drop_particle_probability);
   if (r.has("seed")) o.seed = r.get<uint64_t>("seed");
+  *include_uniform_average = r.get_or<bool>("include_uniform_average", *include_uniform_average);
   const std::string space_name = r.get_or<std::string>("space", "parameters");
   if (space_name == "parameters") *space = SearchSpace::kParameters;
   else if (space_name == "coefficients") *space = SearchSpace::kCoefficients;
@@ -53,6 +62,17 @@ swarm::Options read_search(JsonReader r, SearchSpace* space) {
     throw ConfigError(cat(r.source(), ": ", e.what()));
   }
   return o;
+}
+
+BaselineOptions read_baselines(JsonReader r) {
+  BaselineOptions b;
+  // Method names are checked against lora/merge.h's registry when the search starts.
+  b.merges = r.get_or<std::vector<std::string>>("merges", b.merges);
+  b.density = r.get_or<double>("density", b.density);
+  if (!(b.density > 0 && b.density <= 1)) r.fail("density", cat("must be in (0, 1], got ", b.density));
+  b.seed = r.get_or<uint64_t>("seed", b.seed);
+  r.reject_unknown_keys();
+  return b;
 }
 
 }  // namespace
@@ -68,8 +88,10 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
   const fs::path base_dir = source.parent_path().empty() ? fs::path(".") : source.parent_path();
   JsonReader r(json, source.string());
 
-  c.base_model = resolve(base_dir, r.get<std::string>("base_model"));
-  for (const auto& e : r.get<std::vector<std::string>>("experts")) c.experts.push_back(resolve(base_dir, e));
+  // Model and adapter directories may also be Hugging Face ids in the local cache (formats/hf_cache.h).
+  c.base_model = hf::resolve_path(r.get<std::string>("base_model"), base_dir, r.where("base_model"));
+  for (const auto& e : r.get<std::vector<std::string>>("experts"))
+    c.experts.push_back(hf::resolve_path(e, base_dir, r.where("experts")));
   if (c.experts.size() < 2) r.fail("experts", cat("needs at least 2 adapter directories, got ", c.experts.size()));
   c.device = r.get_or<std::string>("device", c.device);
   c.dtype = r.get_or<std::string>("dtype", c.dtype);
@@ -80,7 +102,8 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
     c.utility = u.value();
   }
 
-  if (r.has("search")) c.search = read_search(r.object("search"), &c.space);
+  if (r.has("search")) c.search = read_search(r.object("search"), &c.space, &c.include_uniform_average);
+  if (r.has("baselines")) c.baselines = read_baselines(r.object("baselines"));
   if (c.search.swarm_size < static_cast<int64_t>(c.experts.size()))
     r.fail("search.swarm_size", cat("must be at least the number of experts (", c.experts.size(),
                                     "), got ", c.search.swarm_size));

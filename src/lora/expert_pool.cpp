@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/formats/safetensors.h"
 
 namespace modelswarm::lora {
@@ -104,7 +105,7 @@ ExpertPool ExpertPool::load(const std::vector<fs::path>& directories, const Base
   std::vector<std::string> names;
   for (const auto& d : directories) {
     adapters.push_back(read_adapter(d));
-    names.push_back(d.filename().empty() ? d.parent_path().filename().string() : d.filename().string());
+    names.push_back(hf::display_name(d));
   }
   return from_adapters(std::move(adapters), std::move(names), base);
 }

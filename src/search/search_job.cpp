@@ -13,6 +13,7 @@
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/lora/merge.h"
 #include "modelswarm/model/evaluator.h"
@@ -323,6 +324,8 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
                        {"dev_examples", info.dev_examples}, {"validation_examples", info.validation_examples},
                        {"test_examples", info.test_examples}};
   report["experts"] = experts_json;
+  report["sources"] = {{"base_model", hf::describe_source(config.base_model)},
+                       {"experts", hf::describe_sources(config.experts)}};
   report["uniform_average"] = {{"dev", number(average.dev)}, {"validation", number(average.validation)},
                                {"test", number(average.test)}, {"in_swarm", average_was_particle}};
   report["baselines"] = merges;

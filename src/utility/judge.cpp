@@ -8,6 +8,7 @@
 
 #include "modelswarm/common/regex.h"
 #include "modelswarm/config/json_reader.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"
 #include "utility/common.h"
@@ -28,7 +29,7 @@ class JudgeUtility : public Utility {
     generation_ = read_generation_options(config, /*default_max_new_tokens=*/200, {});
     JsonReader judge = config.object("judge");
     const std::string model = judge.get<std::string>("model");
-    judge_model_ = config_path(context, model);
+    judge_model_ = hf::resolve_path(model, context.base_dir, judge.where("model"));  // a path or a Hub id
     judge_template_ = judge.get_or<std::string>("prompt_template", kDefaultJudgePrompt);
     template_where_ = judge.where("prompt_template");
     rating_regex_ = judge.get_or<std::string>("rating_regex", R"(Rating:\s*(\d+(?:\.\d+)?)\s*/\s*10)");
@@ -80,7 +81,7 @@ class JudgeUtility : public Utility {
   }
 
   UtilityInfo info() const override {
-    return task_data_info("judge", "rating", data_, cat("judge rating by ", judge_model_.filename().string()));
+    return task_data_info("judge", "rating", data_, cat("judge rating by ", hf::display_name(judge_model_)));
   }
 
  private:

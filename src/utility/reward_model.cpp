@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "modelswarm/config/json_reader.h"
+#include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/model/reward_model.h"
 #include "utility/builtin.h"
@@ -22,7 +23,8 @@ class RewardModelUtility : public Utility {
   RewardModelUtility(JsonReader& config, const UtilityContext& context) : load_(context.load_reward_model) {
     format_ = PromptFormat::read(config);
     generation_ = read_generation_options(config, /*default_max_new_tokens=*/64, {"\n\n"});
-    reward_dir_ = config_path(context, config.get<std::string>("reward_model"));
+    reward_dir_ = hf::resolve_path(config.get<std::string>("reward_model"), context.base_dir,  // a path or a Hub id
+                                   config.where("reward_model"));
     try {  // config.json and the tensor names only: the weights load when the first particle is scored
       model::check_reward_model(reward_dir_);
     } catch (const Error& e) {
@@ -78,7 +80,7 @@ class RewardModelUtility : public Utility {
 
   UtilityInfo info() const override {
     return task_data_info("reward_model", "reward", data_,
-                          cat("reward by ", reward_dir_.filename().string(), " in [", lo_, ", ", hi_, "]"));
+                          cat("reward by ", hf::display_name(reward_dir_), " in [", lo_, ", ", hi_, "]"));
   }
 
  private:
