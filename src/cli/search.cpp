@@ -6,6 +6,7 @@
 #include "modelswarm/common/logging.h"
 #include "modelswarm/config/task_config.h"
 #include "modelswarm/model/evaluator.h"
+#include "modelswarm/report/summary_table.h"
 #include "modelswarm/search/search_job.h"
 #include "modelswarm/utility/utility.h"
 
@@ -48,6 +49,7 @@ CommandRunner add_search_command(CLI::App& app) {
     if (params->validate_only) {
       const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
       utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine));
+      search::check_baselines(config);
       std::cout << "config OK: " << params->config << "\n";
       return 0;
     }
@@ -59,6 +61,9 @@ CommandRunner add_search_command(CLI::App& app) {
       nlohmann::json summary = {{"best", result.report["best"]},
                                 {"experts", result.report["experts"]},
                                 {"uniform_average", result.report["uniform_average"]},
+                                {"baselines", result.report["baselines"]},
+                                {"swarm_best", result.report["swarm_best"]},
+                                {"warnings", result.report["warnings"]},
                                 {"improvement", result.report["improvement"]},
                                 {"iterations", result.report["iterations"]},
                                 {"stopped_because", result.report["stopped_because"]},
@@ -67,6 +72,7 @@ CommandRunner add_search_command(CLI::App& app) {
                                 {"exit_code", result.exit_code}};
       std::cout << summary.dump() << "\n";
     } else {
+      std::cout << report::summary_table(result.report);
       std::cout << "best adapter: " << (config.output_dir / "best").string() << "\n"
                 << "report: " << (config.output_dir / "report.html").string() << "\n";
     }

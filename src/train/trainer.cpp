@@ -112,7 +112,7 @@ LoraResult train_lora(const model::Transformer& model, const std::vector<Tokeniz
 
   LoraResult result;
   result.losses = optimize({raw}, data, options, [&](const Batch& batch) {
-    model::LoraBatch lora{&layout, raw * fold, at::Tensor()};
+    model::LoraBatch lora{&layout, raw * fold, at::Tensor(), /*runs=*/{}};
     return completion_loss(model, batch, &lora);
   });
   const at::Tensor trained = raw.detach().to(at::kCPU)[0];
