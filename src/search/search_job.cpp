@@ -340,8 +340,10 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   report["wall_time_s"] = std::chrono::duration<double>(Clock::now() - start).count();
   write_report(run_dir, report);
   const fs::path html = report::write_html_report(run_dir);
-  log::info(cat("returned adapter: ", returned.name, " (", to_string(returned.kind), "), dev ", returned.dev,
-                ", validation ", returned.validation, ", test ", returned.test));
+  std::string scores = cat("dev ", returned.dev);
+  if (std::isfinite(returned.validation)) scores += cat(", validation ", returned.validation);
+  if (std::isfinite(returned.test)) scores += cat(", test ", returned.test);
+  log::info(cat("returned adapter: ", returned.name, " (", to_string(returned.kind), "), ", scores));
   log::info(cat("best adapter: ", (run_dir / "best").string(), "; report: ", (run_dir / "report.json").string(), " and ",
                 html.string()));
 
