@@ -112,13 +112,13 @@ at::Tensor initial_particles(const at::Tensor& experts,
 }  // namespace
 
 void check_baselines(const TaskConfig& config) {
-  const std::vector<std::string> known = lora::merge_methods();
+  // The merge registry knows its methods and lists them in its error.
   for (const auto& m : config.baselines.merges) {
-    if (std::find(known.begin(), known.end(), m) != known.end()) continue;
-    std::string names;
-    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-    throw ConfigError(cat(config.source.string(), ": baselines.merges: unknown merge method \"", m, "\" (known: ",
-                          names, ")"));
+    try {
+      lora::merge_method_summary(m);
+    } catch (const ConfigError& e) {
+      throw ConfigError(cat(config.source.string(), ": baselines.merges: ", e.what()));
+    }
   }
 }
 
