@@ -110,6 +110,8 @@ class ModelEvaluator final : public Evaluator {
 
   const tokenizer::Tokenizer& tokenizer() const override { return tokenizer_; }
   int64_t tokens_processed() const override { return tokens_; }
+  c10::Device device() const override { return model_.device(); }
+  c10::ScalarType dtype() const override { return model_.dtype(); }
 
  private:
   void check_particles(const at::Tensor& particles) const {

@@ -37,6 +37,8 @@ class OutOfMemoryAdvisor : public Evaluator {
 
   const tokenizer::Tokenizer& tokenizer() const override { return engine_->tokenizer(); }
   int64_t tokens_processed() const override { return engine_->tokens_processed(); }
+  c10::Device device() const override { return engine_->device(); }
+  c10::ScalarType dtype() const override { return engine_->dtype(); }
 
  private:
   [[noreturn]] void rethrow_with_advice(const std::exception& e, const at::Tensor& particles, const char* what,

@@ -89,6 +89,8 @@ class ScriptedEvaluator : public model::Evaluator {
     throw std::logic_error("ScriptedEvaluator has no tokenizer: score through a ByteEncoder");
   }
   int64_t tokens_processed() const override { return 0; }
+  c10::Device device() const override { return at::kCPU; }
+  c10::ScalarType dtype() const override { return at::kFloat; }
 
   int64_t loglikelihood_calls = 0;
   int64_t generate_calls = 0;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -51,6 +53,11 @@ class Evaluator {
 
   /// Tokens processed by forward passes so far (for reports and throughput figures).
   virtual int64_t tokens_processed() const = 0;
+
+  /// Where and in which dtype the model runs, resolved once from EngineOptions at load: callers
+  /// put particles there rather than parsing the options again.
+  virtual c10::Device device() const = 0;
+  virtual c10::ScalarType dtype() const = 0;
 };
 
 struct EngineOptions {
