@@ -8,6 +8,7 @@
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/report/summary_table.h"
 #include "modelswarm/search/search_job.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "modelswarm/utility/utility.h"
 
 namespace modelswarm::cli {
@@ -18,15 +19,16 @@ CommandRunner add_search_command(CLI::App& app) {
     bool resume = false;
     bool json = false;
     bool validate_only = false;
+    bool list_algorithms = false;
     double expect_min_utility = 0;
     uint64_t seed = 0;
     std::string output_dir;
   };
   auto params = std::make_shared<Params>();
-  CLI::App* sub = app.add_subcommand("search", "Run Model Swarms as described by a task config");
+  CLI::App* sub = app.add_subcommand("search", "Run a search (Model Swarms unless search.algorithm says otherwise) as described by a task config");
   sub->add_option("--config", params->config, "Task config (JSON; schema in configs/README.md)")
-      ->required()
       ->check(CLI::ExistingFile);
+  sub->add_flag("--list-algorithms", params->list_algorithms, "Print the search algorithms (search.algorithm) and exit");
   sub->add_flag("--resume", params->resume, "Continue the run found in the config's output.dir from its checkpoint");
   sub->add_flag("--json", params->json, "Print a JSON summary on stdout at the end");
   sub->add_flag("--validate-only", params->validate_only, "Check the config (and its utility's data) and exit");
@@ -36,15 +38,20 @@ CommandRunner add_search_command(CLI::App& app) {
                                  "Exit with code 3 when the best dev utility is below this (CI regression runs)");
 
   return [params, expect, seed]() {
-    TaskConfig config = TaskConfig::load(params->config);
-    // Overrides also go into the raw config, which report.json records as the run's configuration.
-    if (seed->count() > 0) {
-      config.search.seed = params->seed;
-      config.raw["search"]["seed"] = params->seed;
+    if (params->list_algorithms) {
+      for (const auto& name : swarm::algorithm_names())
+        std::cout << name << "  " << swarm::algorithm_summary(name) << "\n";
+      return 0;
     }
-    if (!params->output_dir.empty()) {
-      config.output_dir = std::filesystem::absolute(params->output_dir);
-      config.raw["output"]["dir"] = config.output_dir.string();
+    if (params->config.empty()) throw ConfigError("search: --config is required (or --list-algorithms)");
+    TaskConfig config = TaskConfig::load(params->config);
+    // Overrides go into the raw config, which is read again: report.json records it as the run's
+    // configuration, and the search algorithm is built from it.
+    if (seed->count() > 0 || !params->output_dir.empty()) {
+      if (seed->count() > 0) config.raw["search"]["seed"] = params->seed;
+      if (!params->output_dir.empty())
+        config.raw["output"]["dir"] = std::filesystem::absolute(params->output_dir).string();
+      config = TaskConfig::parse(config.raw, config.source);
     }
     if (params->validate_only) {
       const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};

@@ -13,55 +13,17 @@ fs::path resolve(const fs::path& base_dir, const std::string& p) {
   return path.is_absolute() ? path : (base_dir / path).lexically_normal();
 }
 
-swarm::Options read_search(JsonReader r, SearchSpace* space, bool* include_uniform_average) {
-  swarm::Options o;
-  if (r.has("preset")) {
-    try {
-      o = swarm::preset_options(r.get<std::string>("preset"));
-    } catch (const ConfigError& e) {
-      throw ConfigError(cat(r.source(), ": ", e.what()));
-    }
-  }
-  o.swarm_size = r.get_or<int64_t>("swarm_size", o.swarm_size);
-  o.max_iterations = r.get_or<int64_t>("max_iterations", o.max_iterations);
-  o.inertia = r.get_or<double>("inertia", o.inertia);
-  o.cognitive = r.get_or<double>("cognitive", o.cognitive);
-  o.social = r.get_or<double>("social", o.social);
-  o.repel = r.get_or<double>("repel", o.repel);
-  o.step_length = r.get_or<double>("step_length", o.step_length);
-  o.step_decay = r.get_or<double>("step_decay", o.step_decay);
-  o.min_step_length = r.get_or<double>("min_step_length", o.min_step_length);
-  o.patience = r.get_or<int64_t>("patience", o.patience);
-  o.restart_patience = r.get_or<int64_t>("restart_patience", o.restart_patience);
-  o.weight_randomness = r.get_or<bool>("weight_randomness", o.weight_randomness);
-  if (r.has("crossover_weight_range")) {
-    auto range = r.get<std::vector<double>>("crossover_weight_range");
-    if (range.size() != 2) r.fail("crossover_weight_range", "expected [low, high]");
-    o.crossover_min = range[0];
-    o.crossover_max = range[1];
-  }
-  if (r.has("initial_velocity")) {
-    try {
-      o.initial_velocity = swarm::parse_initial_velocity(r.get<std::string>("initial_velocity"));
-    } catch (const ConfigError& e) {
-      throw ConfigError(cat(r.source(), ": ", e.what()));
-    }
-  }
-  o.drop_iteration_probability = r.get_or<double>("drop_iteration_probability", o.drop_iteration_probability);
-  o.drop_particle_probability = r.get_or<double>("drop_particle_probability", o.drop_particle_probability);
-  if (r.has("seed")) o.seed = r.get<uint64_t>("seed");
+// `search` holds the task's own keys (space, include_uniform_average) beside the algorithm's,
+// which the algorithm registry reads and checks (swarm/algorithm.h).
+std::shared_ptr<const swarm::Algorithm> read_search(JsonReader r, SearchSpace* space, bool* include_uniform_average) {
   *include_uniform_average = r.get_or<bool>("include_uniform_average", *include_uniform_average);
   const std::string space_name = r.get_or<std::string>("space", "parameters");
   if (space_name == "parameters") *space = SearchSpace::kParameters;
   else if (space_name == "coefficients") *space = SearchSpace::kCoefficients;
   else r.fail("space", cat("must be \"parameters\" or \"coefficients\", got \"", space_name, "\""));
-  r.reject_unknown_keys();
-  try {
-    o.validate();
-  } catch (const ConfigError& e) {
-    throw ConfigError(cat(r.source(), ": ", e.what()));
-  }
-  return o;
+  auto algorithm = swarm::read_algorithm(r);
+  swarm::reject_unknown_search_keys(r, *algorithm);
+  return algorithm;
 }
 
 BaselineOptions read_baselines(JsonReader r) {
@@ -102,11 +64,12 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
     c.utility = u.value();
   }
 
-  if (r.has("search")) c.search = read_search(r.object("search"), &c.space, &c.include_uniform_average);
+  c.algorithm = r.has("search") ? read_search(r.object("search"), &c.space, &c.include_uniform_average)
+                                : swarm::algorithm_from_json(nlohmann::json::object(), source.string());
   if (r.has("baselines")) c.baselines = read_baselines(r.object("baselines"));
-  if (c.search.swarm_size < static_cast<int64_t>(c.experts.size()))
+  if (c.algorithm->common().swarm_size < static_cast<int64_t>(c.experts.size()))
     r.fail("search.swarm_size", cat("must be at least the number of experts (", c.experts.size(),
-                                    "), got ", c.search.swarm_size));
+                                    "), got ", c.algorithm->common().swarm_size));
 
   {
     JsonReader o = r.object("output");

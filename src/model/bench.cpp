@@ -14,7 +14,8 @@
 #include "modelswarm/common/device.h"
 #include "modelswarm/model/generate.h"
 #include "modelswarm/model/scoring.h"
-#include "modelswarm/swarm/swarm.h"
+#include "modelswarm/swarm/model_swarms.h"
+#include "modelswarm/swarm/optimiser.h"
 #include "model/bench_export.h"
 #include "model/bench_support.h"
 
@@ -203,12 +204,13 @@ class ConstantProblem final : public swarm::Problem {
 
 // One real swarm step (restarts, velocity and position update, bookkeeping) on (P, D) fp32.
 void pso_phase(const Setup& s, BenchReport& r) {
-  swarm::Options options;
+  swarm::CommonOptions options;
   options.swarm_size = s.P;
   options.max_iterations = int64_t{1} << 40;  // never stops during the measurement
   options.patience = int64_t{1} << 40;
   ConstantProblem problem(s.layout.dim());
-  const swarm::Swarm optimiser(options, problem);
+  const swarm::ModelSwarms algorithm(options, swarm::ModelSwarmsOptions{});
+  const swarm::Optimiser optimiser(algorithm, problem);
   swarm::State state = optimiser.initialise(s.particles.to(s.device, at::kFloat));
   BenchFigure step = measure("pso", cat("swarm step, ", s.P, " particles x D ", s.layout.dim()), s.device,
                              s.o.min_seconds, [&] { optimiser.step(state); });

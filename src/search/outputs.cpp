@@ -15,10 +15,10 @@ using nlohmann::json;
 
 namespace {
 
-// The iteration at which the global best utility was first reached (history is monotone in it).
+// The iteration at which the best utility was first reached (history is monotone in it).
 int64_t found_at_iteration(const swarm::State& s) {
   for (const auto& record : s.history)
-    if (record.global_best == s.global_best_utility) return record.iteration;
+    if (record.best == s.best_utility) return record.iteration;
   return s.iteration;
 }
 
@@ -33,64 +33,62 @@ void write_particle_adapter(const fs::path& directory, const lora::PoolLayout& l
                       base_model_name_or_path, metadata);
 }
 
-json write_search_outputs(const fs::path& run_dir, const lora::PoolLayout& layout, const swarm::State& s,
-                          int64_t top_k, const std::string& base_model_name_or_path, const PositionMap& to_position,
-                          const ReturnedAdapter* returned) {
-  auto full = [&](const at::Tensor& particle) { return to_position ? to_position(particle) : particle; };
+json write_search_outputs(const fs::path& run_dir, const lora::PoolLayout& layout, const swarm::Algorithm& algorithm,
+                          const swarm::State& s, int64_t top_k, const std::string& base_model_name_or_path,
+                          const PositionMap& to_position, const ReturnedAdapter* returned) {
+  auto full = [&](const at::Tensor& row) { return to_position ? to_position(row) : row; };
   json written = json::array();
   const fs::path best_dir = run_dir / "best";
   if (returned)
     write_particle_adapter(best_dir, layout, returned->position, base_model_name_or_path, returned->metadata);
   else
-    write_particle_adapter(best_dir, layout, full(s.global_best), base_model_name_or_path,
+    write_particle_adapter(best_dir, layout, full(s.best), base_model_name_or_path,
                            {{"role", "global_best"},
-                            {"particle", s.global_best_index},
-                            {"dev", swarm::utility_to_json(s.global_best_utility)},
+                            {"particle", s.best_index},
+                            {"dev", swarm::utility_to_json(s.best_utility)},
                             {"iteration", found_at_iteration(s)}});
-  written.push_back({{"rank", 0}, {"particle", s.global_best_index},
-                     {"dev", swarm::utility_to_json(s.global_best_utility)}, {"dir", best_dir.string()}});
+  written.push_back({{"rank", 0}, {"particle", s.best_index}, {"dev", swarm::utility_to_json(s.best_utility)},
+                     {"dir", best_dir.string()}});
 
-  const std::vector<int64_t> ranking = s.ranking();
-  const int64_t k = std::min<int64_t>(top_k, static_cast<int64_t>(ranking.size()));
   std::error_code ec;
   fs::remove_all(run_dir / "top_k", ec);  // a resumed run's ranks replace the old ones entirely
-  for (int64_t rank = 1; rank <= k; ++rank) {
-    const int64_t i = ranking[rank - 1];
-    const fs::path dir = run_dir / "top_k" / std::to_string(rank);
+  int64_t rank = 0;
+  for (const swarm::Elite& e : algorithm.elite(s, top_k)) {
+    const fs::path dir = run_dir / "top_k" / std::to_string(++rank);
     fs::create_directories(dir.parent_path(), ec);
-    write_particle_adapter(dir, layout, full(s.personal_best[i]), base_model_name_or_path,
-                           {{"role", "personal_best"},
+    write_particle_adapter(dir, layout, full(e.position), base_model_name_or_path,
+                           {{"role", "elite"},
                             {"rank", rank},
-                            {"particle", i},
-                            {"dev", swarm::utility_to_json(s.personal_best_utilities[i])}});
-    written.push_back({{"rank", rank}, {"particle", i},
-                       {"dev", swarm::utility_to_json(s.personal_best_utilities[i])}, {"dir", dir.string()}});
+                            {"particle", e.row},
+                            {"label", e.label},
+                            {"dev", swarm::utility_to_json(e.utility)}});
+    written.push_back({{"rank", rank}, {"particle", e.row}, {"dev", swarm::utility_to_json(e.utility)},
+                       {"dir", dir.string()}});
   }
   return written;
 }
 
-json search_summary(const swarm::State& s, const swarm::Options& options, int64_t top_k) {
-  int64_t restarts = 0;
-  for (int64_t r : s.restart_counts) restarts += r;
+json search_summary(const swarm::Algorithm& algorithm, const swarm::State& s, int64_t top_k) {
   json top = json::array();
-  const std::vector<int64_t> ranking = s.ranking();
-  for (int64_t rank = 1; rank <= std::min<int64_t>(top_k, static_cast<int64_t>(ranking.size())); ++rank) {
-    const int64_t i = ranking[rank - 1];
-    top.push_back({{"rank", rank}, {"particle", i}, {"dev", swarm::utility_to_json(s.personal_best_utilities[i])}});
-  }
-  return {{"seed", options.seed},
-          {"search", swarm::to_json(options)},
-          {"swarm_size", s.size()},
-          {"dimension", s.dimension()},
-          {"iterations", s.iteration},
-          {"stopped_because", swarm::to_string(s.stop_reason)},
-          {"evaluations", s.evaluations},
-          {"restarts", restarts},
-          {"best",
-           {{"dev", swarm::utility_to_json(s.global_best_utility)},
-            {"particle", s.global_best_index},
-            {"found_at_iteration", found_at_iteration(s)}}},
-          {"top_k", top}};
+  int64_t rank = 0;
+  for (const swarm::Elite& e : algorithm.elite(s, top_k))
+    top.push_back({{"rank", ++rank}, {"particle", e.row}, {"label", e.label}, {"dev", swarm::utility_to_json(e.utility)}});
+  json summary = {{"algorithm", algorithm.name()},
+                  {"seed", algorithm.common().seed},
+                  {"search", swarm::to_json(algorithm)},
+                  {"swarm_size", s.size()},
+                  {"dimension", s.dimension()},
+                  {"iterations", s.iteration},
+                  {"stopped_because", swarm::to_string(s.stop_reason)},
+                  {"evaluations", s.evaluations},
+                  {"best",
+                   {{"dev", swarm::utility_to_json(s.best_utility)},
+                    {"particle", s.best_index},
+                    {"found_at_iteration", found_at_iteration(s)}}},
+                  {"top_k", top}};
+  const json own = algorithm.summary(s);
+  for (const auto& [key, value] : own.items()) summary[key] = value;
+  return summary;
 }
 
 void write_report(const fs::path& run_dir, const json& report) {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <optional>
+#include <set>
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
@@ -10,7 +11,7 @@
 #include "modelswarm/search/run_lock.h"
 #include "modelswarm/search/stop_signal.h"
 #include "modelswarm/swarm/checkpoint.h"
-#include "modelswarm/swarm/swarm.h"
+#include "modelswarm/swarm/optimiser.h"
 
 namespace modelswarm::search {
 using nlohmann::json;
@@ -20,27 +21,34 @@ namespace {
 // Options that may change on resume without changing the search so far.
 bool may_change_on_resume(const std::string& key) { return key == "max_iterations" || key == "patience"; }
 
-void check_resumable(const swarm::Options& saved, const swarm::Options& now, const std::string& where) {
-  const json a = swarm::to_json(saved);
-  const json b = swarm::to_json(now);
-  for (const auto& [key, value] : a.items()) {
-    if (may_change_on_resume(key) || b.at(key) == value) continue;
-    throw ConfigError(cat("search.", key, ": ", b.at(key).dump(), " differs from the run being resumed in ", where,
-                          " (", value.dump(), "); resume with the original value or use another output.dir"));
+void check_resumable(const json& saved, const json& now, const std::string& where) {
+  std::set<std::string> keys;
+  for (const auto* options : {&saved, &now})
+    for (const auto& item : options->items()) keys.insert(item.key());
+  // The algorithm first: with another algorithm every other difference follows from it.
+  std::vector<std::string> order = {"algorithm"};
+  for (const auto& key : keys)
+    if (key != "algorithm") order.push_back(key);
+  for (const auto& key : order) {
+    const json before = saved.value(key, json()), after = now.value(key, json());
+    if (may_change_on_resume(key) || before == after) continue;
+    throw ConfigError(cat("search.", key, ": ", after.is_null() ? "(unset)" : after.dump(),
+                          " differs from the run being resumed in ", where, " (",
+                          before.is_null() ? "(unset)" : before.dump(),
+                          "); resume with the original value or use another output.dir"));
   }
 }
 
 }  // namespace
 
-Runner::Runner(swarm::Options options, swarm::Problem& problem, RunSettings settings)
-    : options_(options), problem_(&problem), settings_(std::move(settings)) {
-  options_.validate();
-}
+Runner::Runner(const swarm::Algorithm& algorithm, swarm::Problem& problem, RunSettings settings)
+    : algorithm_(&algorithm), problem_(&problem), settings_(std::move(settings)) {}
 
 RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_iteration) {
   std::optional<RunLock> lock;
   if (settings_.take_lock) lock.emplace(RunLock::acquire(settings_.run_dir));
-  const swarm::Swarm swarm(options_, *problem_);
+  const swarm::Optimiser optimiser(*algorithm_, *problem_);
+  const json options = swarm::to_json(*algorithm_);
   const auto dir = checkpoint_dir();
   RunResult result;
   swarm::State& state = result.state;
@@ -48,7 +56,7 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
 
   auto finish_iteration = [&](bool first) {
     if (on_iteration) on_iteration(state);
-    swarm::save_checkpoint(dir, state, options_, result.metadata);
+    swarm::save_checkpoint(dir, state, options, result.metadata);
     if (first) rewrite_history(history_file(), state.history);
     else append_history(history_file(), state.history.back());
   };
@@ -58,23 +66,24 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
       throw ConfigError(cat(settings_.run_dir.string(),
                             ": nothing to resume (no checkpoint/state.json); run the search without --resume"));
     swarm::Checkpoint checkpoint = swarm::load_checkpoint(dir, initial.device());
-    check_resumable(checkpoint.options, options_, dir.string());
+    check_resumable(checkpoint.options, options, dir.string());
     MS_CHECK(checkpoint.state.dimension() == initial.size(1), dir.string(), ": the checkpoint's particles have ",
              checkpoint.state.dimension(), " numbers but this search's have ", initial.size(1),
              " (different experts?)");
+    algorithm_->check(checkpoint.state, (dir / "state.json").string());
     state = std::move(checkpoint.state);
     result.metadata = checkpoint.metadata;
-    swarm.update_stop_reason(state);
+    optimiser.update_stop_reason(state);
     // The checkpoint's history is the truth: drop lines a crash left past it, or a torn line.
     rewrite_history(history_file(), state.history);
     log::info(cat("resuming ", settings_.run_dir.string(), " after iteration ", state.iteration, " (best utility ",
-                  state.global_best_utility, ")"));
+                  state.best_utility, ")"));
   } else {
     if (swarm::checkpoint_exists(dir))
       throw ConfigError(cat(settings_.run_dir.string(),
                             ": already holds a search (checkpoint/); pass --resume to continue it, or choose another "
                             "output.dir"));
-    state = swarm.initialise(initial);
+    state = optimiser.initialise(initial);
     finish_iteration(/*first=*/true);
   }
 
@@ -87,11 +96,11 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
                                                      : settings_.resume_command));
       return result;
     }
-    swarm.step(state);
+    optimiser.step(state);
     finish_iteration(/*first=*/false);
   }
   log::info(cat("search finished after ", state.iteration, " iterations (", swarm::to_string(state.stop_reason),
-                "), best utility ", state.global_best_utility, " from particle ", state.global_best_index));
+                "), best utility ", state.best_utility, " from row ", state.best_index));
   return result;
 }
 

@@ -18,8 +18,9 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kFormat = "modelswarm-checkpoint";
-constexpr int kVersion = 1;
-const char* const kTensorNames[] = {"positions", "velocities", "personal_best", "global_best", "global_worst"};
+// Version 2: the state of any search algorithm (version 1 held Model Swarms' fields only).
+constexpr int kVersion = 2;
+constexpr const char* kAlgorithmTensorPrefix = "algorithm.";
 
 fs::path manifest_path(const fs::path& directory) { return directory / "state.json"; }
 
@@ -65,7 +66,7 @@ std::string test_kill_stage(int64_t iteration) {
 
 }  // namespace
 
-void save_checkpoint(const fs::path& directory, const State& s, const Options& options, const json& metadata) {
+void save_checkpoint(const fs::path& directory, const State& s, const json& options, const json& metadata) {
   std::error_code ec;
   fs::create_directories(directory, ec);
   if (ec) throw Error(cat(directory.string(), ": cannot create checkpoint directory: ", ec.message()));
@@ -85,34 +86,26 @@ void save_checkpoint(const fs::path& directory, const State& s, const Options& o
       if ((kill_stage == "tensors" && name == tensor_file) || (kill_stage == "state" && name == "state.json"))
         ::raise(SIGKILL);
     });
-  safetensors::write(directory / tensor_file, {{"positions", s.positions},
-                                               {"velocities", s.velocities},
-                                               {"personal_best", s.personal_best},
-                                               {"global_best", s.global_best},
-                                               {"global_worst", s.global_worst}});
+  safetensors::NamedTensors tensors = {{"positions", s.positions}, {"best", s.best}};
+  for (const auto& [name, t] : s.tensors) tensors.emplace_back(kAlgorithmTensorPrefix + name, t);
+  safetensors::write(directory / tensor_file, tensors);
 
   json history = json::array();
   for (const auto& record : s.history) history.push_back(record.to_json());
   const json manifest = {{"format", kFormat},
                          {"version", kVersion},
                          {"tensor_file", tensor_file},
-                         {"options", to_json(options)},
+                         {"options", options},
                          {"iteration", s.iteration},
-                         {"step_length", s.step_length},
                          {"iterations_since_improvement", s.iterations_since_improvement},
                          {"evaluations", s.evaluations},
                          {"utilities", utilities_to_json(s.utilities)},
-                         {"personal_best_utilities", utilities_to_json(s.personal_best_utilities)},
-                         {"stagnation", s.stagnation},
-                         {"restart_counts", s.restart_counts},
-                         {"evaluation_counts", s.evaluation_counts},
-                         {"global_best_utility", utility_to_json(s.global_best_utility)},
-                         {"global_worst_utility", utility_to_json(s.global_worst_utility)},
-                         {"global_best_index", s.global_best_index},
-                         {"global_worst_index", s.global_worst_index},
+                         {"best_utility", utility_to_json(s.best_utility)},
+                         {"best_index", s.best_index},
                          {"rng", s.rng.serialize()},
                          {"stop_reason", to_string(s.stop_reason)},
                          {"history", history},
+                         {"algorithm_data", s.data},
                          {"metadata", metadata}};
   write_text_atomic(manifest_path(directory), manifest.dump(1) + "\n");
 
@@ -135,54 +128,48 @@ Checkpoint load_checkpoint(const fs::path& directory, const c10::Device& device)
   try {
     const json j = json::parse(read_file(manifest_file));
     MS_CHECK(j.at("format") == kFormat, where, ": not a modelswarm checkpoint");
+    MS_CHECK(j.at("version") != 1, where,
+             ": a checkpoint of version 1, written by modelswarm before search algorithms were plug-ins; finish "
+             "the run with that version, or start it afresh in another output.dir");
     MS_CHECK(j.at("version") == kVersion, where, ": checkpoint version ", j.at("version").dump(),
              " is not supported (expected ", kVersion, ")");
-    c.options = options_from_json(j.at("options"));
+    c.options = j.at("options");
+    MS_CHECK(c.options.is_object(), where, ": options must be an object");
     c.metadata = j.at("metadata");
     s.iteration = j.at("iteration").get<int64_t>();
-    s.step_length = j.at("step_length").get<double>();
     s.iterations_since_improvement = j.at("iterations_since_improvement").get<int64_t>();
     s.evaluations = j.at("evaluations").get<int64_t>();
     s.utilities = utilities_from_json(j.at("utilities"));
-    s.personal_best_utilities = utilities_from_json(j.at("personal_best_utilities"));
-    s.stagnation = j.at("stagnation").get<std::vector<int64_t>>();
-    s.restart_counts = j.at("restart_counts").get<std::vector<int64_t>>();
-    s.evaluation_counts = j.at("evaluation_counts").get<std::vector<int64_t>>();
-    s.global_best_utility = utility_from_json(j.at("global_best_utility"));
-    s.global_worst_utility = utility_from_json(j.at("global_worst_utility"));
-    s.global_best_index = j.at("global_best_index").get<int64_t>();
-    s.global_worst_index = j.at("global_worst_index").get<int64_t>();
+    s.best_utility = utility_from_json(j.at("best_utility"));
+    s.best_index = j.at("best_index").get<int64_t>();
     MS_CHECK(s.rng.deserialize(j.at("rng").get<std::string>()), where, ": invalid random generator state");
-    const std::string stop = j.at("stop_reason").get<std::string>();
-    if (stop == "max_iterations") s.stop_reason = StopReason::kMaxIterations;
-    else if (stop == "patience") s.stop_reason = StopReason::kPatience;
-    else MS_CHECK(stop == "running", where, ": unknown stop_reason \"", stop, "\"");
+    try {
+      s.stop_reason = parse_stop_reason(j.at("stop_reason").get<std::string>());
+    } catch (const Error& e) {
+      throw Error(cat(where, ": ", e.what()));
+    }
     for (const auto& record : j.at("history")) s.history.push_back(IterationRecord::from_json(record));
+    s.data = j.at("algorithm_data");
+    MS_CHECK(s.data.is_object(), where, ": algorithm_data must be an object");
 
     const std::string tensor_file = j.at("tensor_file").get<std::string>();
     MS_CHECK(tensor_file.find('/') == std::string::npos, where, ": invalid tensor_file \"", tensor_file, "\"");
     const auto file = safetensors::File::open(directory / tensor_file);
-    at::Tensor* targets[] = {&s.positions, &s.velocities, &s.personal_best, &s.global_best, &s.global_worst};
-    for (size_t t = 0; t < 5; ++t) *targets[t] = file.tensor(kTensorNames[t]).to(at::kFloat).to(device);
+    s.positions = file.tensor("positions").to(at::kFloat).to(device);
+    s.best = file.tensor("best").to(at::kFloat).to(device);
+    const std::string prefix = kAlgorithmTensorPrefix;
+    for (const auto& entry : file.entries())
+      if (entry.name.rfind(prefix, 0) == 0) s.tensors[entry.name.substr(prefix.size())] = file.tensor(entry).to(device);
   } catch (const nlohmann::json::exception& e) {
     throw Error(cat(where, ": malformed checkpoint: ", e.what()));
   }
 
   const int64_t n = s.positions.dim() == 2 ? s.positions.size(0) : -1;
   const int64_t d = n >= 0 ? s.positions.size(1) : -1;
-  MS_CHECK(n >= 2, where, ": positions must be (N, D) with N >= 2");
-  for (const at::Tensor* t : {&s.velocities, &s.personal_best})
-    MS_CHECK(t->sizes() == s.positions.sizes(), where, ": velocities and personal bests must match positions (",
-             n, ", ", d, ")");
-  for (const at::Tensor* t : {&s.global_best, &s.global_worst})
-    MS_CHECK(t->dim() == 1 && t->size(0) == d, where, ": global best/worst must have ", d, " elements");
-  const size_t un = static_cast<size_t>(n);
-  MS_CHECK(s.utilities.size() == un && s.personal_best_utilities.size() == un && s.stagnation.size() == un &&
-               s.restart_counts.size() == un && s.evaluation_counts.size() == un,
-           where, ": per-particle lists must have ", n, " entries");
-  MS_CHECK(s.global_best_index >= 0 && s.global_best_index < n && s.global_worst_index >= 0 &&
-               s.global_worst_index < n,
-           where, ": global best/worst index out of range");
+  MS_CHECK(n >= 1, where, ": positions must be (N, D) with N >= 1");
+  MS_CHECK(s.best.dim() == 1 && s.best.size(0) == d, where, ": best must have ", d, " elements");
+  MS_CHECK(s.utilities.size() == static_cast<size_t>(n), where, ": utilities must have ", n, " entries");
+  MS_CHECK(s.best_index >= 0 && s.best_index < n, where, ": best_index out of range");
   MS_CHECK(static_cast<int64_t>(s.history.size()) == s.iteration + 1, where, ": history has ", s.history.size(),
            " records for ", s.iteration, " iterations");
   return c;

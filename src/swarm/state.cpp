@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/swarm/json_number.h"
@@ -11,17 +10,14 @@
 namespace modelswarm::swarm {
 
 namespace {
-const char* const kRecordKeys[] = {"iteration", "step_length", "utilities", "global_best", "global_worst",
-                                   "restarted", "evaluated", "wall_time_s"};
+// "global_best" keeps history.jsonl's key from before algorithms were plug-ins.
+const char* const kRecordKeys[] = {"iteration", "utilities", "global_best", "evaluated", "wall_time_s"};
 }
 
 nlohmann::json IterationRecord::to_json() const {
   nlohmann::json j = {{"iteration", iteration},
-                      {"step_length", step_length},
                       {"utilities", utilities_to_json(utilities)},
-                      {"global_best", utility_to_json(global_best)},
-                      {"global_worst", utility_to_json(global_worst)},
-                      {"restarted", restarted},
+                      {"global_best", utility_to_json(best)},
                       {"evaluated", evaluated},
                       {"wall_time_s", wall_time_s}};
   for (const auto& [key, value] : extra.items())
@@ -33,11 +29,8 @@ IterationRecord IterationRecord::from_json(const nlohmann::json& j) {
   try {
     IterationRecord r;
     r.iteration = j.at("iteration").get<int64_t>();
-    r.step_length = j.at("step_length").get<double>();
     r.utilities = utilities_from_json(j.at("utilities"));
-    r.global_best = utility_from_json(j.at("global_best"));
-    r.global_worst = utility_from_json(j.at("global_worst"));
-    r.restarted = j.at("restarted").get<std::vector<int64_t>>();
+    r.best = utility_from_json(j.at("global_best"));
     r.evaluated = j.at("evaluated").get<std::vector<int64_t>>();
     r.wall_time_s = j.at("wall_time_s").get<double>();
     for (const auto& [key, value] : j.items()) {
@@ -59,20 +52,31 @@ std::string to_string(StopReason reason) {
   return "?";
 }
 
+StopReason parse_stop_reason(const std::string& name) {
+  for (StopReason r : {StopReason::kNone, StopReason::kMaxIterations, StopReason::kPatience})
+    if (to_string(r) == name) return r;
+  throw Error(cat("unknown stop_reason \"", name, "\""));
+}
+
 State State::clone() const {
   State copy = *this;
-  for (at::Tensor* t : {&copy.positions, &copy.velocities, &copy.personal_best, &copy.global_best, &copy.global_worst})
+  for (at::Tensor* t : {&copy.positions, &copy.best})
     if (t->defined()) *t = t->clone();
+  for (auto& [name, t] : copy.tensors)
+    if (t.defined()) t = t.clone();
   return copy;
 }
 
-std::vector<int64_t> State::ranking() const {
-  std::vector<int64_t> order(personal_best_utilities.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return personal_best_utilities[a] > personal_best_utilities[b];
-  });
-  return order;
+at::Tensor& State::tensor(const std::string& name) {
+  auto it = tensors.find(name);
+  MS_CHECK(it != tensors.end(), "search state: the algorithm's tensor \"", name, "\" is missing");
+  return it->second;
+}
+
+const at::Tensor& State::tensor(const std::string& name) const {
+  auto it = tensors.find(name);
+  MS_CHECK(it != tensors.end(), "search state: the algorithm's tensor \"", name, "\" is missing");
+  return it->second;
 }
 
 }  // namespace modelswarm::swarm

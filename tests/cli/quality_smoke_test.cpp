@@ -10,6 +10,7 @@
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/demo/quality_targets.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -56,6 +57,33 @@ TEST(QualitySmoke, OneSeedOfOneTargetPrintsTheTableWithTheReturnedAdapter) {
   EXPECT_EQ(report["utility"]["test_examples"], 200);
   EXPECT_EQ(report["config"]["search"]["max_iterations"], 2);
   std::cout << "quality smoke run: " << seconds << " s\n";
+}
+
+TEST(QualitySmoke, EveryAlgorithmSideBySideOnOneSeedOfOneTarget) {
+  const fs::path work = test::temp_dir("quality-algorithms-smoke");
+  demo::write_quality_targets(work / "data", demo::DemoOptions());
+  const fs::path out = work / "out";
+  const auto result = run_shell(
+      "bash " + quoted((test::source_dir() / "scripts" / "quality_algorithms.sh").string()) +
+      " --seeds 1 --targets capital-currency-2000 --out " + quoted(out.string()) + " --data " +
+      quoted((work / "data").string()) + " --build-dir " + quoted(MODELSWARM_BINARY_DIR) +
+      " --no-build --set search.swarm_size=6 --set search.max_iterations=2");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto listed = test::run_cli({"search", "--list-algorithms"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  int algorithms = 0;
+  for (const auto& name : swarm::algorithm_names()) {
+    ++algorithms;
+    EXPECT_NE(listed.output.find(name + "  "), std::string::npos) << listed.output;
+    EXPECT_NE(result.output.find("| " + name + " |"), std::string::npos) << name << " is missing from:\n" << result.output;
+    // The same budget for each: every iteration runs (patience above max_iterations), 6 rows each.
+    const json report = json::parse(read_file(out / name / "capital-currency-2000" / "seed-1" / "report.json"));
+    EXPECT_EQ(report["algorithm"], name);
+    EXPECT_EQ(report["evaluations"], 6 * 3) << name;
+  }
+  EXPECT_GE(algorithms, 2);
+  EXPECT_NE(result.output.find("### Mean over the targets"), std::string::npos) << result.output;
+  EXPECT_EQ(read_file(out / "compare.md").substr(0, 20), result.output.substr(result.output.find("## Search algorithms"), 20));
 }
 
 }  // namespace

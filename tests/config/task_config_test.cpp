@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/swarm/model_swarms.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -17,6 +18,10 @@ nlohmann::json valid_config() {
                "initial_velocity": "zero", "seed": 7, "space": "coefficients"},
     "output": {"dir": "../runs/x", "top_k": 2}
   })");
+}
+
+const swarm::ModelSwarmsOptions& pso(const TaskConfig& c) {
+  return dynamic_cast<const swarm::ModelSwarms&>(*c.algorithm).options();
 }
 
 std::string error_of(const nlohmann::json& json) {
@@ -35,12 +40,12 @@ TEST(TaskConfig, ParsesAValidConfigWithPathsRelativeToTheFile) {
   EXPECT_EQ(c.base_model, "/cfg/models/base");
   EXPECT_EQ(c.experts.size(), 3u);
   EXPECT_EQ(c.output_dir, "/runs/x");
-  EXPECT_EQ(c.search.swarm_size, 6);
-  EXPECT_DOUBLE_EQ(c.search.inertia, 0.2);
-  EXPECT_DOUBLE_EQ(c.search.cognitive, 0.3);  // default kept
-  EXPECT_DOUBLE_EQ(c.search.crossover_max, 1.5);
-  EXPECT_EQ(c.search.initial_velocity, swarm::InitialVelocity::kZero);
-  EXPECT_EQ(c.search.seed, 7u);
+  EXPECT_EQ(c.algorithm->common().swarm_size, 6);
+  EXPECT_DOUBLE_EQ(pso(c).inertia, 0.2);
+  EXPECT_DOUBLE_EQ(pso(c).cognitive, 0.3);  // default kept
+  EXPECT_DOUBLE_EQ(pso(c).crossover_max, 1.5);
+  EXPECT_EQ(pso(c).initial_velocity, swarm::InitialVelocity::kZero);
+  EXPECT_EQ(c.algorithm->common().seed, 7u);
   EXPECT_EQ(c.space, SearchSpace::kCoefficients);
   EXPECT_EQ(c.top_k, 2);
 }
@@ -48,8 +53,8 @@ TEST(TaskConfig, ParsesAValidConfigWithPathsRelativeToTheFile) {
 TEST(TaskConfig, PresetsSetTheStartingValuesThatGivenKeysOverride) {
   auto config = valid_config();
   auto c = TaskConfig::parse(config, "/cfg/task.json");
-  const swarm::Options defaults;
-  EXPECT_DOUBLE_EQ(c.search.repel, defaults.repel);
+  const swarm::ModelSwarmsOptions defaults;
+  EXPECT_DOUBLE_EQ(pso(c).repel, defaults.repel);
   EXPECT_TRUE(c.include_uniform_average);
   EXPECT_EQ(c.baselines.merges, (std::vector<std::string>{"task_arithmetic", "ties", "dare_ties"}));
 
@@ -57,10 +62,10 @@ TEST(TaskConfig, PresetsSetTheStartingValuesThatGivenKeysOverride) {
   config["search"]["include_uniform_average"] = false;
   config["baselines"] = {{"merges", {"ties"}}, {"density", 0.3}, {"seed", 5}};
   c = TaskConfig::parse(config, "/cfg/task.json");
-  EXPECT_DOUBLE_EQ(c.search.inertia, 0.2);  // given
-  EXPECT_DOUBLE_EQ(c.search.repel, 0.3);    // the reference code's
-  EXPECT_DOUBLE_EQ(c.search.step_length, 1.0);
-  EXPECT_EQ(c.search.patience, 10);
+  EXPECT_DOUBLE_EQ(pso(c).inertia, 0.2);  // given
+  EXPECT_DOUBLE_EQ(pso(c).repel, 0.3);    // the reference code's
+  EXPECT_DOUBLE_EQ(pso(c).step_length, 1.0);
+  EXPECT_EQ(c.algorithm->common().patience, 10);
   EXPECT_FALSE(c.include_uniform_average);
   EXPECT_EQ(c.baselines.merges, std::vector<std::string>{"ties"});
   EXPECT_DOUBLE_EQ(c.baselines.density, 0.3);
@@ -132,6 +137,32 @@ TEST(TaskConfig, RejectsImpossibleValues) {
   c = valid_config();
   c["experts"] = {"only-one"};
   EXPECT_NE(error_of(c).find("at least 2"), std::string::npos);
+}
+
+TEST(TaskConfig, SearchAlgorithmSelectsTheAlgorithmWhoseKeysAreRead) {
+  auto config = valid_config();
+  EXPECT_EQ(TaskConfig::parse(config, "/cfg/task.json").algorithm->name(), "model_swarms");  // the default
+
+  config["search"] = {{"algorithm", "random_search"}, {"swarm_size", 8}, {"distribution", "box"}, {"seed", 3},
+                      {"space", "coefficients"}};
+  const auto c = TaskConfig::parse(config, "/cfg/task.json");
+  EXPECT_EQ(c.algorithm->name(), "random_search");
+  EXPECT_EQ(c.algorithm->common().swarm_size, 8);
+  EXPECT_EQ(c.algorithm->common().seed, 3u);
+  EXPECT_EQ(swarm::to_json(*c.algorithm).at("distribution"), "box");
+  EXPECT_EQ(c.space, SearchSpace::kCoefficients);
+
+  // A key of another algorithm is refused, naming the algorithm in use and the keys it reads.
+  config["search"]["inertia"] = 0.3;
+  const std::string wrong_key = error_of(config);
+  EXPECT_NE(wrong_key.find("search.inertia: unknown key"), std::string::npos) << wrong_key;
+  EXPECT_NE(wrong_key.find("search.algorithm \"random_search\" reads distribution"), std::string::npos) << wrong_key;
+
+  config["search"] = {{"algorithm", "simulated_annealing"}};
+  const std::string unknown = error_of(config);
+  EXPECT_NE(unknown.find("/cfg/task.json: search.algorithm: unknown \"simulated_annealing\" (known: "), std::string::npos)
+      << unknown;
+  EXPECT_NE(unknown.find("model_swarms"), std::string::npos) << unknown;
 }
 
 TEST(TaskConfig, ReportsJsonSyntaxErrorsWithLineAndColumn) {

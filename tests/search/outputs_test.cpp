@@ -6,7 +6,7 @@
 #include "modelswarm/common/error.h"
 #include "modelswarm/lora/adapter.h"
 #include "modelswarm/swarm/coefficients.h"
-#include "modelswarm/swarm/swarm.h"
+#include "swarm/model_swarms_harness.h"
 #include "swarm/synthetic_problems.h"
 #include "test_utils.h"
 
@@ -35,36 +35,37 @@ TEST(SearchOutputs, WritesTheGlobalBestAndTopKPersonalBestsAsPeftAdapters) {
   const lora::PoolLayout layout = small_layout();
   const at::Tensor experts = at::randn({3, layout.dim()}, at::detail::createCPUGenerator(3));
   test::QuadraticBowl bowl(experts.mean(0));
-  swarm::Options o;
+  test::PsoOptions o;
   o.swarm_size = 5;
   o.max_iterations = 8;
-  swarm::Swarm swarm(o, bowl);
+  test::Swarm swarm(o, bowl);
   swarm::State state = swarm.initialise(experts);
   swarm.run(state);
 
   const fs::path run_dir = test::temp_dir("outputs");
-  const auto written = search::write_search_outputs(run_dir, layout, state, 3, "tiny-base");
+  const auto written = search::write_search_outputs(run_dir, layout, swarm.algorithm(), state, 3, "tiny-base");
   ASSERT_EQ(written.size(), 4u);
-  expect_adapter_holds(run_dir / "best", layout, state.global_best);
-  const auto ranking = state.ranking();
+  expect_adapter_holds(run_dir / "best", layout, state.best);
+  const swarm::Particles particles = test::particles(state);
+  const auto ranking = particles.ranking();
   for (int rank = 1; rank <= 3; ++rank) {
-    expect_adapter_holds(run_dir / "top_k" / std::to_string(rank), layout, state.personal_best[ranking[rank - 1]]);
+    expect_adapter_holds(run_dir / "top_k" / std::to_string(rank), layout, particles.personal_best[ranking[rank - 1]]);
     EXPECT_EQ(written[rank].at("particle"), ranking[rank - 1]);
   }
-  EXPECT_GE(state.personal_best_utilities[ranking[0]], state.personal_best_utilities[ranking[1]]);
+  EXPECT_GE(particles.personal_best_utilities[ranking[0]], particles.personal_best_utilities[ranking[1]]);
   const auto config = nlohmann::json::parse(read_file(run_dir / "best" / "adapter_config.json"));
   EXPECT_EQ(config.at("base_model_name_or_path"), "tiny-base");
-  EXPECT_EQ(config.at("modelswarm").at("particle"), state.global_best_index);
+  EXPECT_EQ(config.at("modelswarm").at("particle"), state.best_index);
 
   // A later, smaller top_k leaves no stale ranks behind.
-  search::write_search_outputs(run_dir, layout, state, 1, "tiny-base");
+  search::write_search_outputs(run_dir, layout, swarm.algorithm(), state, 1, "tiny-base");
   EXPECT_TRUE(fs::exists(run_dir / "top_k" / "1"));
   EXPECT_FALSE(fs::exists(run_dir / "top_k" / "2"));
 
-  const auto summary = search::search_summary(state, o, 2);
+  const auto summary = search::search_summary(swarm.algorithm(), state, 2);
   EXPECT_EQ(summary.at("iterations"), state.iteration);
   EXPECT_EQ(summary.at("stopped_because"), swarm::to_string(state.stop_reason));
-  EXPECT_EQ(summary.at("best").at("dev").get<double>(), state.global_best_utility);
+  EXPECT_EQ(summary.at("best").at("dev").get<double>(), state.best_utility);
   EXPECT_EQ(summary.at("top_k").size(), 2u);
   EXPECT_EQ(summary.at("seed"), 42);
   search::write_report(run_dir, {{"swarm", summary}});
@@ -76,17 +77,17 @@ TEST(SearchOutputs, CoefficientParticlesAreWrittenAsTheirMixOfExperts) {
   const at::Tensor experts = at::randn({3, layout.dim()}, at::detail::createCPUGenerator(4));
   test::QuadraticBowl bowl(0.7 * experts[0] + 0.3 * experts[2]);
   swarm::CoefficientProblem coefficients(bowl, experts);
-  swarm::Options o;
+  test::PsoOptions o;
   o.swarm_size = 4;
   o.max_iterations = 5;
-  swarm::Swarm swarm(o, coefficients);
+  test::Swarm swarm(o, coefficients);
   swarm::State state = swarm.initialise(coefficients.initial_particles());
   swarm.run(state);
   const fs::path run_dir = test::temp_dir("outputs_coefficients");
-  search::write_search_outputs(run_dir, layout, state, 1, "tiny-base",
+  search::write_search_outputs(run_dir, layout, swarm.algorithm(), state, 1, "tiny-base",
                                [&](const at::Tensor& c) { return coefficients.to_positions(c); });
-  expect_adapter_holds(run_dir / "best", layout, coefficients.to_positions(state.global_best));
-  EXPECT_THROW(search::write_particle_adapter(run_dir / "bad", layout, state.global_best, "tiny-base"), Error);
+  expect_adapter_holds(run_dir / "best", layout, coefficients.to_positions(state.best));
+  EXPECT_THROW(search::write_particle_adapter(run_dir / "bad", layout, state.best, "tiny-base"), Error);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "modelswarm/report/html_report.h"
 #include "modelswarm/search/run_lock.h"
 #include "modelswarm/search/stop_signal.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "swarm/synthetic_problems.h"
 #include "test_utils.h"
 
@@ -36,16 +37,19 @@ class SignalledBowl : public test::QuadraticBowl {
   int signal_;
 };
 
+nlohmann::json small_search(const std::string& algorithm = "model_swarms") {
+  nlohmann::json search = {{"algorithm", algorithm}, {"swarm_size", 6}, {"max_iterations", 12}, {"patience", 12}};
+  if (algorithm == "model_swarms") search["restart_patience"] = 2;
+  return search;
+}
+
 struct SmallSearch {
   at::Tensor experts = at::randn({3, 6}, at::detail::createCPUGenerator(21));
   at::Tensor optimum = experts.mean(0);
-  swarm::Options options;
-  SmallSearch() {
-    options.swarm_size = 6;
-    options.max_iterations = 12;
-    options.patience = 12;
-    options.restart_patience = 2;
-  }
+  std::shared_ptr<const swarm::Algorithm> algorithm;
+  explicit SmallSearch(const std::string& name = "model_swarms")
+      : algorithm(swarm::algorithm_from_json(small_search(name), "test")) {}
+  const swarm::Algorithm& options() const { return *algorithm; }
 };
 
 std::vector<nlohmann::json> history_without_times(const fs::path& file) {
@@ -59,7 +63,7 @@ TEST(Runner, RunsToTheEndWritingACheckpointAndOneHistoryLinePerIteration) {
   test::QuadraticBowl bowl(s.optimum);
   const fs::path run_dir = test::temp_dir("runner_full");
   int callbacks = 0;
-  Runner runner(s.options, bowl, {run_dir});
+  Runner runner(s.options(), bowl, {run_dir});
   auto result = runner.run(s.experts, [&](swarm::State& state) {
     ++callbacks;
     state.history.back().extra["tokens"] = 100 * state.iteration;
@@ -77,38 +81,40 @@ TEST(Runner, RunsToTheEndWritingACheckpointAndOneHistoryLinePerIteration) {
   EXPECT_TRUE(fs::exists(runner.checkpoint_dir() / "state.json"));
 
   // Starting again over it is refused; resuming a finished run changes nothing.
-  EXPECT_THROW(Runner(s.options, bowl, {run_dir}).run(s.experts), ConfigError);
-  auto again = Runner(s.options, bowl, {run_dir, /*resume=*/true}).run(s.experts);
+  EXPECT_THROW(Runner(s.options(), bowl, {run_dir}).run(s.experts), ConfigError);
+  auto again = Runner(s.options(), bowl, {run_dir, /*resume=*/true}).run(s.experts);
   EXPECT_EQ(again.state.iteration, 12);
-  EXPECT_TRUE(at::equal(again.state.global_best, result.state.global_best));
+  EXPECT_TRUE(at::equal(again.state.best, result.state.best));
 }
 
 TEST(Runner, ResumingWithoutACheckpointIsAClearError) {
   SmallSearch s;
   test::QuadraticBowl bowl(s.optimum);
   try {
-    Runner(s.options, bowl, {test::temp_dir("runner_empty"), true}).run(s.experts);
+    Runner(s.options(), bowl, {test::temp_dir("runner_empty"), true}).run(s.experts);
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("nothing to resume"), std::string::npos) << e.what();
   }
 }
 
-TEST(Runner, SigintFinishesTheIterationCheckpointsAndResumesToTheSameResult) {
-  SmallSearch s;
+class RunnerOfEveryAlgorithm : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RunnerOfEveryAlgorithm, SigintFinishesTheIterationCheckpointsAndResumesToTheSameResult) {
+  SmallSearch s(GetParam());
   test::QuadraticBowl plain(s.optimum);
-  const fs::path reference_dir = test::temp_dir("runner_reference");
-  Runner reference(s.options, plain, {reference_dir});
+  const fs::path reference_dir = test::temp_dir("runner_reference_" + GetParam());
+  Runner reference(s.options(), plain, {reference_dir});
   const auto expected = reference.run(s.experts);
 
   for (int signal : {SIGINT, SIGTERM}) {
-    const fs::path run_dir = test::temp_dir(cat("runner_signal_", signal));
+    const fs::path run_dir = test::temp_dir(cat("runner_signal_", GetParam(), "_", signal));
     // Call 1 is the initial evaluation, call 4 is iteration 3's.
     SignalledBowl bowl(s.optimum, 4, signal);
     search::RunResult interrupted;
     {
       search::StopSignal handlers;
-      interrupted = Runner(s.options, bowl, {run_dir, false, "modelswarm search --config t.json --resume"})
+      interrupted = Runner(s.options(), bowl, {run_dir, false, "modelswarm search --config t.json --resume"})
                         .run(s.experts);
     }
     EXPECT_EQ(interrupted.outcome, RunOutcome::kInterrupted);
@@ -119,11 +125,11 @@ TEST(Runner, SigintFinishesTheIterationCheckpointsAndResumesToTheSameResult) {
     std::ofstream(run_dir / "history.jsonl", std::ios::app) << "{\"iteration\": 4, \"util";
     search::clear_stop_request();
     test::QuadraticBowl fresh(s.optimum);
-    const auto resumed = Runner(s.options, fresh, {run_dir, true}).run(s.experts);
+    const auto resumed = Runner(s.options(), fresh, {run_dir, true}).run(s.experts);
     EXPECT_EQ(resumed.outcome, RunOutcome::kFinished);
     EXPECT_TRUE(at::equal(resumed.state.positions, expected.state.positions));
-    EXPECT_TRUE(at::equal(resumed.state.global_best, expected.state.global_best));
-    EXPECT_EQ(resumed.state.global_best_utility, expected.state.global_best_utility);
+    EXPECT_TRUE(at::equal(resumed.state.best, expected.state.best));
+    EXPECT_EQ(resumed.state.best_utility, expected.state.best_utility);
     EXPECT_EQ(history_without_times(run_dir / "history.jsonl"), history_without_times(reference_dir / "history.jsonl"));
   }
 }
@@ -132,24 +138,34 @@ TEST(Runner, ResumeRefusesChangedSearchOptionsButMayExtendTheRun) {
   SmallSearch s;
   test::QuadraticBowl bowl(s.optimum);
   const fs::path run_dir = test::temp_dir("runner_options");
-  Runner(s.options, bowl, {run_dir}).run(s.experts);
+  Runner(s.options(), bowl, {run_dir}).run(s.experts);
 
-  swarm::Options changed = s.options;
-  changed.inertia = s.options.inertia + 0.1;
+  nlohmann::json changed = small_search();
+  changed["inertia"] = 0.9;
   try {
-    Runner(changed, bowl, {run_dir, true}).run(s.experts);
+    Runner(*swarm::algorithm_from_json(changed, "test"), bowl, {run_dir, true}).run(s.experts);
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("search.inertia"), std::string::npos) << e.what();
   }
+  // Another algorithm is refused by name, before any of the keys that differ with it.
+  try {
+    Runner(*swarm::algorithm_from_json(small_search("random_search"), "test"), bowl, {run_dir, true}).run(s.experts);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("search.algorithm: \"random_search\" differs"), std::string::npos) << e.what();
+  }
 
-  swarm::Options longer = s.options;
-  longer.max_iterations = 15;
-  longer.patience = 100;
-  const auto extended = Runner(longer, bowl, {run_dir, true}).run(s.experts);
+  nlohmann::json longer = small_search();
+  longer["max_iterations"] = 15;
+  longer["patience"] = 100;
+  const auto extended = Runner(*swarm::algorithm_from_json(longer, "test"), bowl, {run_dir, true}).run(s.experts);
   EXPECT_EQ(extended.state.iteration, 15);
   EXPECT_EQ(report::read_history(run_dir / "history.jsonl").size(), 16u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, RunnerOfEveryAlgorithm, ::testing::ValuesIn(swarm::algorithm_names()),
+                         [](const auto& info) { return info.param; });
 
 TEST(RunLock, ASecondSearchOnTheSameRunDirectoryIsRefused) {
   const fs::path run_dir = test::temp_dir("lock");
@@ -165,7 +181,7 @@ TEST(RunLock, ASecondSearchOnTheSameRunDirectoryIsRefused) {
     }
     SmallSearch s;
     test::QuadraticBowl bowl(s.optimum);
-    EXPECT_THROW(Runner(s.options, bowl, {run_dir}).run(s.experts), Error);
+    EXPECT_THROW(Runner(s.options(), bowl, {run_dir}).run(s.experts), Error);
     EXPECT_FALSE(fs::exists(run_dir / "checkpoint"));
   }
   EXPECT_NO_THROW(search::RunLock::acquire(run_dir));  // released with its holder

@@ -10,106 +10,116 @@
 #include <set>
 
 #include "modelswarm/common/error.h"
-#include "modelswarm/swarm/swarm.h"
+#include "modelswarm/swarm/algorithm.h"
+#include "modelswarm/swarm/optimiser.h"
 #include "swarm/synthetic_problems.h"
 #include "test_utils.h"
 
 namespace modelswarm {
 namespace {
 namespace fs = std::filesystem;
-using swarm::Options;
+using nlohmann::json;
 using swarm::State;
-using swarm::Swarm;
 
+// Every registered algorithm on a bowl, with settings that exercise its whole state (Model
+// Swarms: restarts and dropped evaluations, so their counters and the RNG matter).
 struct Fixture {
   at::Tensor experts;
   test::QuadraticBowl bowl;
-  Options options;
-  Fixture() : experts(at::randn({4, 10}, at::detail::createCPUGenerator(5))), bowl(experts.mean(0) + 0.3) {
-    options.swarm_size = 9;
-    options.max_iterations = 30;
-    options.patience = 30;
-    options.restart_patience = 2;  // restarts happen, so their counters matter
-    options.drop_particle_probability = 0.2;
-    options.drop_iteration_probability = 0.1;
+  std::shared_ptr<const swarm::Algorithm> algorithm;
+  json options;
+  explicit Fixture(const std::string& name)
+      : experts(at::randn({4, 10}, at::detail::createCPUGenerator(5))), bowl(experts.mean(0) + 0.3) {
+    json search = {{"algorithm", name}, {"swarm_size", 9}, {"max_iterations", 30}, {"patience", 30}};
+    if (name == "model_swarms") {
+      search["restart_patience"] = 2;
+      search["drop_particle_probability"] = 0.2;
+      search["drop_iteration_probability"] = 0.1;
+    }
+    algorithm = swarm::algorithm_from_json(search, "test");
+    options = swarm::to_json(*algorithm);
   }
+  swarm::Optimiser optimiser() { return swarm::Optimiser(*algorithm, bowl); }
 };
 
 void expect_identical(const State& a, const State& b) {
   EXPECT_TRUE(at::equal(a.positions, b.positions));
-  EXPECT_TRUE(at::equal(a.velocities, b.velocities));
-  EXPECT_TRUE(at::equal(a.personal_best, b.personal_best));
-  EXPECT_TRUE(at::equal(a.global_best, b.global_best));
-  EXPECT_TRUE(at::equal(a.global_worst, b.global_worst));
+  EXPECT_TRUE(at::equal(a.best, b.best));
   EXPECT_EQ(a.utilities, b.utilities);
-  EXPECT_EQ(a.personal_best_utilities, b.personal_best_utilities);
-  EXPECT_EQ(a.stagnation, b.stagnation);
-  EXPECT_EQ(a.restart_counts, b.restart_counts);
-  EXPECT_EQ(a.evaluation_counts, b.evaluation_counts);
-  EXPECT_EQ(a.global_best_utility, b.global_best_utility);
-  EXPECT_EQ(a.global_worst_utility, b.global_worst_utility);
-  EXPECT_EQ(a.global_best_index, b.global_best_index);
-  EXPECT_EQ(a.global_worst_index, b.global_worst_index);
-  EXPECT_EQ(a.step_length, b.step_length);
+  EXPECT_EQ(a.best_utility, b.best_utility);
+  EXPECT_EQ(a.best_index, b.best_index);
   EXPECT_EQ(a.iteration, b.iteration);
   EXPECT_EQ(a.iterations_since_improvement, b.iterations_since_improvement);
   EXPECT_EQ(a.evaluations, b.evaluations);
   EXPECT_TRUE(a.rng == b.rng);
   EXPECT_EQ(a.stop_reason, b.stop_reason);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [name, t] : a.tensors) {
+    ASSERT_TRUE(b.tensors.count(name)) << name;
+    EXPECT_EQ(t.scalar_type(), b.tensors.at(name).scalar_type()) << name;
+    EXPECT_TRUE(at::equal(t, b.tensors.at(name))) << name;
+  }
+  EXPECT_EQ(a.data, b.data);
   ASSERT_EQ(a.history.size(), b.history.size());
   for (size_t k = 0; k < a.history.size(); ++k) {
     EXPECT_EQ(a.history[k].utilities, b.history[k].utilities) << "iteration " << k;
-    EXPECT_EQ(a.history[k].restarted, b.history[k].restarted) << "iteration " << k;
     EXPECT_EQ(a.history[k].evaluated, b.history[k].evaluated) << "iteration " << k;
-    EXPECT_EQ(a.history[k].step_length, b.history[k].step_length) << "iteration " << k;
+    EXPECT_EQ(a.history[k].best, b.history[k].best) << "iteration " << k;
+    EXPECT_EQ(a.history[k].extra, b.history[k].extra) << "iteration " << k;
   }
 }
 
-TEST(Checkpoint, RoundTripsEveryPartOfTheState) {
-  Fixture f;
-  const Swarm swarm(f.options, f.bowl);
-  State state = swarm.initialise(f.experts);
-  for (int k = 0; k < 6; ++k) swarm.step(state);
-  state.utilities[3] = -std::numeric_limits<double>::infinity();  // a failed particle survives JSON
+class Checkpoint : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Checkpoint, RoundTripsEveryPartOfTheState) {
+  Fixture f(GetParam());
+  const swarm::Optimiser optimiser = f.optimiser();
+  State state = optimiser.initialise(f.experts);
+  for (int k = 0; k < 6; ++k) optimiser.step(state);
+  state.utilities[3] = -std::numeric_limits<double>::infinity();  // a failed row survives JSON
   state.history.back().extra["tokens"] = 1234;
-  const fs::path dir = test::temp_dir("ckpt_roundtrip");
+  const fs::path dir = test::temp_dir("ckpt_roundtrip_" + GetParam());
   swarm::save_checkpoint(dir, state, f.options, {{"config", "task.json"}});
   const swarm::Checkpoint back = swarm::load_checkpoint(dir, at::kCPU);
   expect_identical(state, back.state);
+  EXPECT_NO_THROW(f.algorithm->check(back.state, "state.json"));
   EXPECT_EQ(back.state.history.back().extra.at("tokens"), 1234);
-  EXPECT_EQ(swarm::to_json(back.options), swarm::to_json(f.options));
+  EXPECT_EQ(back.options, f.options);
+  EXPECT_EQ(back.options.at("algorithm"), GetParam());
   EXPECT_EQ(back.metadata.at("config"), "task.json");
 }
 
-TEST(Checkpoint, ResumedRunEqualsAnUninterruptedRunBitForBit) {
-  Fixture f;
-  const Swarm swarm(f.options, f.bowl);
-  State uninterrupted = swarm.initialise(f.experts);
-  swarm.run(uninterrupted);
+TEST_P(Checkpoint, ResumedRunEqualsAnUninterruptedRunBitForBit) {
+  Fixture f(GetParam());
+  const swarm::Optimiser optimiser = f.optimiser();
+  State uninterrupted = optimiser.initialise(f.experts);
+  optimiser.run(uninterrupted);
   ASSERT_EQ(uninterrupted.iteration, 30);
 
   for (int64_t stop_at : {0, 1, 7, 19, 29}) {
-    const fs::path dir = test::temp_dir(cat("ckpt_resume_", stop_at));
-    State first = swarm.initialise(f.experts);
-    while (first.iteration < stop_at) swarm.step(first);
+    const fs::path dir = test::temp_dir(cat("ckpt_resume_", GetParam(), "_", stop_at));
+    State first = optimiser.initialise(f.experts);
+    while (first.iteration < stop_at) optimiser.step(first);
     swarm::save_checkpoint(dir, first, f.options);
     // Keep going a bit and throw it away, as a process killed after the checkpoint would.
-    swarm.step(first);
+    optimiser.step(first);
     swarm::Checkpoint resumed = swarm::load_checkpoint(dir, at::kCPU);
     ASSERT_EQ(resumed.state.iteration, stop_at);
-    swarm.run(resumed.state);
+    // The resumed run uses the algorithm the checkpoint names, rebuilt from its options.
+    const auto algorithm = swarm::algorithm_from_json(resumed.options, "state.json");
+    swarm::Optimiser(*algorithm, f.bowl).run(resumed.state);
     SCOPED_TRACE(cat("interrupted after iteration ", stop_at));
     expect_identical(uninterrupted, resumed.state);
   }
 }
 
-TEST(Checkpoint, ACrashMidWriteLeavesThePreviousCheckpointWhole) {
-  Fixture f;
-  const Swarm swarm(f.options, f.bowl);
+TEST_P(Checkpoint, ACrashMidWriteLeavesThePreviousCheckpointWhole) {
+  Fixture f(GetParam());
+  const swarm::Optimiser swarm = f.optimiser();
   State uninterrupted = swarm.initialise(f.experts);
   swarm.run(uninterrupted);
 
-  const fs::path dir = test::temp_dir("ckpt_crash");
+  const fs::path dir = test::temp_dir("ckpt_crash_" + GetParam());
   State state = swarm.initialise(f.experts);
   for (int k = 0; k < 5; ++k) swarm.step(state);
   swarm::save_checkpoint(dir, state, f.options);
@@ -135,11 +145,11 @@ TEST(Checkpoint, ACrashMidWriteLeavesThePreviousCheckpointWhole) {
   EXPECT_EQ(files, 2) << "state.json and one tensor file";
 }
 
-TEST(Checkpoint, SurvivesKillDashNineAtAnyMoment) {
-  Fixture f;
-  const Swarm swarm(f.options, f.bowl);
+TEST_P(Checkpoint, SurvivesKillDashNineAtAnyMoment) {
+  Fixture f(GetParam());
+  const swarm::Optimiser swarm = f.optimiser();
   State state = swarm.initialise(f.experts);
-  const fs::path dir = test::temp_dir("ckpt_kill");
+  const fs::path dir = test::temp_dir("ckpt_kill_" + GetParam());
   swarm::save_checkpoint(dir, state, f.options);
   std::vector<State> states{state.clone()};
   for (int k = 0; k < 4; ++k) {
@@ -170,9 +180,9 @@ TEST(Checkpoint, SurvivesKillDashNineAtAnyMoment) {
   EXPECT_GE(iterations_found.size(), 2u) << "the kills should land at different points of the save loop (one save takes " << save_ms << " ms)";
 }
 
-TEST(Checkpoint, DamagedCheckpointsAreReportedWithTheFile) {
-  Fixture f;
-  const Swarm swarm(f.options, f.bowl);
+TEST(CheckpointFiles, DamagedCheckpointsAreReportedWithTheFile) {
+  Fixture f("model_swarms");
+  const swarm::Optimiser swarm = f.optimiser();
   State state = swarm.initialise(f.experts);
   const fs::path dir = test::temp_dir("ckpt_damaged");
   EXPECT_FALSE(swarm::checkpoint_exists(dir));
@@ -191,14 +201,30 @@ TEST(Checkpoint, DamagedCheckpointsAreReportedWithTheFile) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("tensors-0-"), std::string::npos) << e.what();
   }
-  std::ofstream(dir / "state.json") << "{\"format\": \"modelswarm-checkpoint\", \"version\": 1}";
+  std::ofstream(dir / "state.json") << "{\"format\": \"modelswarm-checkpoint\", \"version\": 2}";
   try {
     swarm::load_checkpoint(dir, at::kCPU);
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("state.json"), std::string::npos) << e.what();
   }
+  // A checkpoint of the version before algorithms were plug-ins says what to do.
+  std::ofstream(dir / "state.json") << "{\"format\": \"modelswarm-checkpoint\", \"version\": 1}";
+  try {
+    swarm::load_checkpoint(dir, at::kCPU);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("version 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("another output.dir"), std::string::npos) << e.what();
+  }
+  // The algorithm's part of a state is checked by the algorithm.
+  State broken = state.clone();
+  broken.tensors.erase("velocities");
+  EXPECT_THROW(f.algorithm->check(broken, "state.json"), Error);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, Checkpoint, ::testing::ValuesIn(swarm::algorithm_names()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace modelswarm

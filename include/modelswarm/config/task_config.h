@@ -5,10 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "modelswarm/swarm/options.h"
+#include "modelswarm/swarm/algorithm.h"
 
 namespace modelswarm {
 
@@ -29,7 +30,7 @@ struct TaskConfig {
   std::string device = "auto";
   std::string dtype = "auto";
   nlohmann::json utility;                       // validated by the utility registry
-  swarm::Options search;
+  std::shared_ptr<const swarm::Algorithm> algorithm;  // `search`: the algorithm and its options
   SearchSpace space = SearchSpace::kParameters;
   bool include_uniform_average = true;          // the experts' uniform average joins the initial swarm
   BaselineOptions baselines;

@@ -4,7 +4,7 @@
 //   mc:       a synthetic multiple-choice set (Q questions × C choices) scored as a search scores
 //             it: batched with prompt sharing, batched without, particle by particle (merged);
 //   generate: greedy generation of G prompts per particle, batched vs particle by particle;
-//   pso:      one real swarm step (swarm/swarm.h) on (P, D) positions, against one evaluation.
+//   pso:      one real Model Swarms step (swarm/model_swarms.h) on (P, D) positions, against one evaluation.
 // "Particle by particle" is the reference implementation's structure without its disk I/O: each
 // particle's LoRA merged into the weights (W' = W + B·A), then scored alone.
 // FLOPs are counted from the model's shape for the work each path does, padding excluded:

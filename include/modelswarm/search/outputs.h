@@ -1,6 +1,6 @@
 // What a search leaves in its run directory besides checkpoints:
-//   best/            the global best g as a PEFT adapter
-//   top_k/<rank>/    the k best personal bests (rank 1 = best) as PEFT adapters
+//   best/            the returned adapter (the search's best, or a baseline: candidates.h)
+//   top_k/<rank>/    the algorithm's k best positions (rank 1 = best) as PEFT adapters
 //   report.json      the run's summary (search_summary + whatever the caller adds)
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "modelswarm/lora/expert_pool.h"
-#include "modelswarm/swarm/options.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "modelswarm/swarm/state.h"
 
 namespace modelswarm::search {
@@ -33,18 +33,19 @@ struct ReturnedAdapter {
   nlohmann::json metadata;  // under "modelswarm" in its adapter_config.json
 };
 
-/// Writes best/ and top_k/1..k (k capped at the swarm size); returns what was written, as
-/// [{"rank", "particle", "dev", "dir"}] with rank 0 meaning best/. best/ is the global best, or
+/// Writes best/ and top_k/1..k (the algorithm's elite, at most k); returns what was written, as
+/// [{"rank", "particle", "dev", "dir"}] with rank 0 meaning best/. best/ is the search's best, or
 /// `returned` when given.
 nlohmann::json write_search_outputs(const std::filesystem::path& run_dir, const lora::PoolLayout& layout,
-                                    const swarm::State& state, int64_t top_k,
+                                    const swarm::Algorithm& algorithm, const swarm::State& state, int64_t top_k,
                                     const std::string& base_model_name_or_path,
                                     const PositionMap& to_position = nullptr,
                                     const ReturnedAdapter* returned = nullptr);
 
-/// The swarm's part of report.json: seed, options, iterations, stopped_because, evaluations,
-/// restarts, best {"dev", "particle", "found_at_iteration"}, top_k [{"rank", "particle", "dev"}].
-nlohmann::json search_summary(const swarm::State& state, const swarm::Options& options, int64_t top_k);
+/// The search's part of report.json: algorithm, seed, search (every option), iterations,
+/// stopped_because, evaluations, the algorithm's own figures (e.g. restarts), best {"dev",
+/// "particle", "found_at_iteration"}, top_k [{"rank", "particle", "label", "dev"}].
+nlohmann::json search_summary(const swarm::Algorithm& algorithm, const swarm::State& state, int64_t top_k);
 
 /// Writes RUN_DIR/report.json atomically (pretty-printed).
 void write_report(const std::filesystem::path& run_dir, const nlohmann::json& report);

@@ -1,4 +1,4 @@
-// Drives a swarm search in a run directory: lock, initialise or resume, iterate, checkpoint
+// Drives a search (any algorithm) in a run directory: lock, initialise or resume, iterate, checkpoint
 // after every iteration, keep history.jsonl, and stop cleanly on SIGINT/SIGTERM.
 //
 //   RUN_DIR/.lock             flock of the running search (run_lock.h)
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "modelswarm/swarm/options.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "modelswarm/swarm/problem.h"
 #include "modelswarm/swarm/state.h"
 
@@ -41,20 +41,20 @@ using IterationCallback = std::function<void(swarm::State& state)>;
 
 class Runner {
  public:
-  Runner(swarm::Options options, swarm::Problem& problem, RunSettings settings);
+  Runner(const swarm::Algorithm& algorithm, swarm::Problem& problem, RunSettings settings);
 
   /// Runs to the end, or until a stop is requested (stop_signal.h). `initial` (n, D) gives the
   /// starting particles and the device; when resuming only its dimension and device are used.
   /// Throws ConfigError when starting over an existing run without resume, resuming where no
-  /// checkpoint exists, or resuming with options that change the search (max_iterations and
-  /// patience may differ: a finished run can be extended).
+  /// checkpoint exists, or resuming with another algorithm or options that change the search
+  /// (max_iterations and patience may differ: a finished run can be extended).
   RunResult run(const at::Tensor& initial, const IterationCallback& on_iteration = nullptr);
 
   std::filesystem::path checkpoint_dir() const { return settings_.run_dir / "checkpoint"; }
   std::filesystem::path history_file() const { return settings_.run_dir / "history.jsonl"; }
 
  private:
-  swarm::Options options_;
+  const swarm::Algorithm* algorithm_;
   swarm::Problem* problem_;
   RunSettings settings_;
 };

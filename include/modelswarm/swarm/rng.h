@@ -28,6 +28,9 @@ class Rng {
     return static_cast<int64_t>(x % range);
   }
 
+  /// 64 raw random bits, e.g. to seed a tensor generator for a large draw.
+  uint64_t bits() { return engine_(); }
+
   std::string serialize() const {
     std::ostringstream out;
     out << engine_;

@@ -6,15 +6,17 @@
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/swarm/coefficients.h"
-#include "modelswarm/swarm/swarm.h"
+#include "modelswarm/swarm/model_swarms.h"
+#include "swarm/model_swarms_harness.h"
 #include "swarm/synthetic_problems.h"
 #include "test_utils.h"
 
 namespace modelswarm {
 namespace {
-using swarm::Options;
+using Options = test::PsoOptions;
 using swarm::State;
-using swarm::Swarm;
+using test::particles;
+using test::Swarm;
 using test::QuadraticBowl;
 using test::RowFunction;
 
@@ -40,11 +42,11 @@ void expect_same_history(const State& a, const State& b) {
     const auto& x = a.history[k];
     const auto& y = b.history[k];
     EXPECT_EQ(x.iteration, y.iteration);
-    EXPECT_EQ(x.step_length, y.step_length);
+    EXPECT_EQ(x.extra.at("step_length"), y.extra.at("step_length"));
     EXPECT_EQ(x.utilities, y.utilities) << "iteration " << k;
-    EXPECT_EQ(x.global_best, y.global_best);
-    EXPECT_EQ(x.global_worst, y.global_worst);
-    EXPECT_EQ(x.restarted, y.restarted);
+    EXPECT_EQ(x.best, y.best);
+    EXPECT_EQ(x.extra.at("global_worst"), y.extra.at("global_worst"));
+    EXPECT_EQ(x.extra.at("restarted"), y.extra.at("restarted"));
     EXPECT_EQ(x.evaluated, y.evaluated);
   }
 }
@@ -54,7 +56,8 @@ struct LineSetup {
   at::Tensor experts = at::tensor({0.0f, 1.0f}).view({2, 1});
   RowFunction problem{1, [](const at::Tensor& x) { return x[0].item<double>(); }};
   Options options() const {
-    Options o = swarm::preset_options("reference");  // the weights the arithmetic below uses
+    Options o;
+    static_cast<swarm::ModelSwarmsOptions&>(o) = swarm::model_swarms_preset("reference");  // the weights the arithmetic below uses
     o.swarm_size = 2;
     o.max_iterations = 1;
     o.weight_randomness = false;
@@ -64,7 +67,7 @@ struct LineSetup {
   }
 };
 
-TEST(Pso, ConvergesTowardAnOptimumBetweenTheExperts) {
+TEST(ModelSwarms, ConvergesTowardAnOptimumBetweenTheExperts) {
   const at::Tensor experts = make_experts(5, 12, 1);
   const at::Tensor optimum = 0.4 * experts[0] + 0.35 * experts[2] + 0.25 * experts[4];
   QuadraticBowl bowl(optimum);
@@ -75,13 +78,13 @@ TEST(Pso, ConvergesTowardAnOptimumBetweenTheExperts) {
   const State state = run(o, bowl, experts);
   double nearest_expert = std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < experts.size(0); ++i) nearest_expert = std::min(nearest_expert, distance(experts[i], optimum));
-  const double found = distance(state.global_best, optimum);
+  const double found = distance(state.best, optimum);
   EXPECT_LT(found, 0.25 * nearest_expert) << "nearest expert " << nearest_expert << ", swarm best " << found;
-  EXPECT_NEAR(state.global_best_utility, -found * found, 1e-5 * found * found);
+  EXPECT_NEAR(state.best_utility, -found * found, 1e-5 * found * found);
   EXPECT_EQ(bowl.evaluated_rows, state.evaluations);
 }
 
-TEST(Pso, NeverReturnsAGlobalBestWorseThanTheBestInitialParticle) {
+TEST(ModelSwarms, NeverReturnsAGlobalBestWorseThanTheBestInitialParticle) {
   for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
     const at::Tensor experts = make_experts(4, 6, seed);
     QuadraticBowl bowl(at::full({6}, 3.0f));  // optimum far outside the experts' hull
@@ -93,15 +96,15 @@ TEST(Pso, NeverReturnsAGlobalBestWorseThanTheBestInitialParticle) {
     const State state = run(o, bowl, experts);
     const auto& initial = state.history.front().utilities;
     const double best_initial = *std::max_element(initial.begin(), initial.end());
-    EXPECT_GE(state.global_best_utility, best_initial) << "seed " << seed;
+    EXPECT_GE(state.best_utility, best_initial) << "seed " << seed;
     for (size_t k = 1; k < state.history.size(); ++k)
-      EXPECT_GE(state.history[k].global_best, state.history[k - 1].global_best) << "seed " << seed;
+      EXPECT_GE(state.history[k].best, state.history[k - 1].best) << "seed " << seed;
     // g is a real position whose utility is the one reported.
-    EXPECT_DOUBLE_EQ(bowl.evaluate(state.global_best.unsqueeze(0))[0], state.global_best_utility);
+    EXPECT_DOUBLE_EQ(bowl.evaluate(state.best.unsqueeze(0))[0], state.best_utility);
   }
 }
 
-TEST(Pso, CrossoverChildrenUseWeightsInTheConfiguredRange) {
+TEST(ModelSwarms, CrossoverChildrenUseWeightsInTheConfiguredRange) {
   // Experts (1,0) and (0,1): the one child of a swarm of 3 is (w, 1-w) or (1-w, w).
   const at::Tensor experts = at::eye(2);
   QuadraticBowl bowl(at::zeros({2}));
@@ -134,7 +137,7 @@ TEST(Pso, CrossoverChildrenUseWeightsInTheConfiguredRange) {
   EXPECT_TRUE(at::allclose(state.positions.sum(1), at::ones({30})));  // affine combinations
 }
 
-TEST(Pso, RestartSendsAStaleParticleBackToItsBestAndResetsItsCounter) {
+TEST(ModelSwarms, RestartSendsAStaleParticleBackToItsBestAndResetsItsCounter) {
   // A flat utility: no personal best ever improves. With inertia only, a restarted particle has
   // v = 0 and stays at p_i from then on, which makes the first restart visible in the positions.
   const at::Tensor experts = make_experts(3, 4, 7);
@@ -151,20 +154,21 @@ TEST(Pso, RestartSendsAStaleParticleBackToItsBestAndResetsItsCounter) {
   std::vector<int64_t> restart_iterations;
   while (swarm.step(state)) {
     const auto& record = state.history.back();
-    if (!record.restarted.empty()) {
-      EXPECT_EQ(record.restarted, (std::vector<int64_t>{0, 1, 2}));
+    const auto restarted = record.extra.at("restarted").get<std::vector<int64_t>>();
+    if (!restarted.empty()) {
+      EXPECT_EQ(restarted, (std::vector<int64_t>{0, 1, 2}));
       restart_iterations.push_back(record.iteration);
     }
-    EXPECT_EQ(at::equal(state.positions, state.personal_best), record.iteration >= 3)
+    EXPECT_EQ(at::equal(state.positions, particles(state).personal_best), record.iteration >= 3)
         << "iteration " << record.iteration;
   }
   // Stale after iterations 1, 2 -> restart at 3; the counter restarts, so next at 5, then 7.
   // (The reference code, without the reset, would restart at 3, 4, 5, 6, 7.)
   EXPECT_EQ(restart_iterations, (std::vector<int64_t>{3, 5, 7}));
-  EXPECT_EQ(state.restart_counts, (std::vector<int64_t>{3, 3, 3}));
+  EXPECT_EQ(particles(state).restart_counts, (std::vector<int64_t>{3, 3, 3}));
 }
 
-TEST(Pso, StepLengthDecaysToItsFloor) {
+TEST(ModelSwarms, StepLengthDecaysToItsFloor) {
   QuadraticBowl bowl(at::zeros({3}));
   Options o;
   o.swarm_size = 4;
@@ -175,12 +179,12 @@ TEST(Pso, StepLengthDecaysToItsFloor) {
   o.min_step_length = 0.2;
   const State state = run(o, bowl, make_experts(3, 3, 2));
   std::vector<double> used;
-  for (size_t k = 1; k < state.history.size(); ++k) used.push_back(state.history[k].step_length);
+  for (size_t k = 1; k < state.history.size(); ++k) used.push_back(state.history[k].extra.at("step_length").get<double>());
   EXPECT_EQ(used, (std::vector<double>{1.0, 0.5, 0.25, 0.2, 0.2}));
-  EXPECT_EQ(state.step_length, 0.2);
+  EXPECT_EQ(particles(state).step_length, 0.2);
 }
 
-TEST(Pso, StopsWhenTheGlobalBestStallsForPatienceIterations) {
+TEST(ModelSwarms, StopsWhenTheGlobalBestStallsForPatienceIterations) {
   RowFunction flat(2, [](const at::Tensor&) { return 1.0; });
   Options o;
   o.swarm_size = 3;
@@ -208,7 +212,7 @@ TEST(Pso, StopsWhenTheGlobalBestStallsForPatienceIterations) {
   EXPECT_EQ(bowl.evaluated_rows, 3);  // only the first evaluation
 }
 
-TEST(Pso, DroppedEvaluationsKeepThePreviousScore) {
+TEST(ModelSwarms, DroppedEvaluationsKeepThePreviousScore) {
   QuadraticBowl bowl(at::zeros({4}));
   Options o;
   o.swarm_size = 6;
@@ -234,25 +238,25 @@ TEST(Pso, DroppedEvaluationsKeepThePreviousScore) {
   EXPECT_EQ(evaluated, state.evaluations);
   EXPECT_EQ(bowl.evaluated_rows, state.evaluations);
   int64_t per_particle = 0;
-  for (int64_t c : state.evaluation_counts) per_particle += c;
+  for (int64_t c : particles(state).evaluation_counts) per_particle += c;
   EXPECT_EQ(per_particle, state.evaluations);
 }
 
-TEST(Pso, RepelPushesAwayFromTheGlobalWorst) {
+TEST(ModelSwarms, RepelPushesAwayFromTheGlobalWorst) {
   LineSetup line;
   Options o = line.options();
   o.inertia = o.cognitive = o.social = 0.0;
   o.repel = 1.0;
   Swarm swarm(o, line.problem);
   State state = swarm.initialise(line.experts);
-  ASSERT_EQ(state.global_worst_index, 0);
+  ASSERT_EQ(particles(state).global_worst_index, 0);
   swarm.step(state);
   // v_1 = -(g_w - x_1) = -(0 - 1) = +1: the best particle moves away from the worst, to 2.
   EXPECT_FLOAT_EQ(state.positions[1][0].item<float>(), 2.0f);
   EXPECT_FLOAT_EQ(state.positions[0][0].item<float>(), 0.0f);  // the worst itself has nothing to flee
 }
 
-TEST(Pso, VelocityIsNormalisedByTheSumOfTheWeights) {
+TEST(ModelSwarms, VelocityIsNormalisedByTheSumOfTheWeights) {
   LineSetup line;
   Options o = line.options();  // φ_v 0.4, φ_p 0.3, φ_g 0.3, φ_w 0.3 -> C = 1.3
   Swarm swarm(o, line.problem);
@@ -275,7 +279,7 @@ TEST(Pso, VelocityIsNormalisedByTheSumOfTheWeights) {
   EXPECT_TRUE(at::allclose(state10.positions, state.positions, 0, 1e-6));
 }
 
-TEST(Pso, WithoutWeightRandomnessTheSearchIgnoresTheSeed) {
+TEST(ModelSwarms, WithoutWeightRandomnessTheSearchIgnoresTheSeed) {
   // No crossover (N = n), zero initial velocity, no random factors: nothing random is left.
   const at::Tensor experts = make_experts(4, 5, 9);
   QuadraticBowl bowl(0.5 * experts[0] + 0.5 * experts[1]);
@@ -296,7 +300,7 @@ TEST(Pso, WithoutWeightRandomnessTheSearchIgnoresTheSeed) {
   EXPECT_FALSE(at::equal(a.positions, c.positions));
 }
 
-TEST(Pso, SameSeedGivesAnIdenticalRunAndAnotherSeedDoesNot) {
+TEST(ModelSwarms, SameSeedGivesAnIdenticalRunAndAnotherSeedDoesNot) {
   const at::Tensor experts = make_experts(4, 8, 11);
   QuadraticBowl bowl(experts.mean(0));
   Options o;
@@ -307,37 +311,37 @@ TEST(Pso, SameSeedGivesAnIdenticalRunAndAnotherSeedDoesNot) {
   const State b = run(o, bowl, experts);
   expect_same_history(a, b);
   EXPECT_TRUE(at::equal(a.positions, b.positions));
-  EXPECT_TRUE(at::equal(a.velocities, b.velocities));
-  EXPECT_TRUE(at::equal(a.global_best, b.global_best));
+  EXPECT_TRUE(at::equal(particles(a).velocities, particles(b).velocities));
+  EXPECT_TRUE(at::equal(a.best, b.best));
   EXPECT_TRUE(a.rng == b.rng);
   o.seed = 43;
   const State c = run(o, bowl, experts);
   EXPECT_NE(a.history[1].utilities, c.history[1].utilities);
 }
 
-TEST(Pso, InitialVelocityModes) {
+TEST(ModelSwarms, InitialVelocityModes) {
   const at::Tensor experts = make_experts(4, 3, 12);
   QuadraticBowl bowl(at::zeros({3}));
   Options o;
   o.swarm_size = 4;
   o.max_iterations = 0;
   o.initial_velocity = swarm::InitialVelocity::kZero;
-  EXPECT_EQ(Swarm(o, bowl).initialise(experts).velocities.abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(particles(Swarm(o, bowl).initialise(experts)).velocities.abs().max().item<float>(), 0.0f);
   o.initial_velocity = swarm::InitialVelocity::kBest;
   State best = Swarm(o, bowl).initialise(experts);
-  EXPECT_TRUE(at::equal(best.velocities, best.global_best.unsqueeze(0) - best.positions));
+  EXPECT_TRUE(at::equal(particles(best).velocities, best.best.unsqueeze(0) - best.positions));
   o.initial_velocity = swarm::InitialVelocity::kRandom;
   State random = Swarm(o, bowl).initialise(experts);
   for (int64_t i = 0; i < 4; ++i) {
     // v_i = x_j − x_i for some other particle j.
     int matches = 0;
     for (int64_t j = 0; j < 4; ++j)
-      if (j != i && at::equal(random.velocities[i], random.positions[j] - random.positions[i])) ++matches;
+      if (j != i && at::equal(particles(random).velocities[i], random.positions[j] - random.positions[i])) ++matches;
     EXPECT_EQ(matches, 1) << "particle " << i;
   }
 }
 
-TEST(Pso, FailedOrNanUtilitiesCountAsTheWorstAndTheSearchGoesOn) {
+TEST(ModelSwarms, FailedOrNanUtilitiesCountAsTheWorstAndTheSearchGoesOn) {
   // Throws for any row whose first coordinate is above 2 (in a batch or alone), NaN below -2.
   class Fragile : public swarm::Problem {
    public:
@@ -367,12 +371,12 @@ TEST(Pso, FailedOrNanUtilitiesCountAsTheWorstAndTheSearchGoesOn) {
   o.max_iterations = 10;
   const State state = run(o, fragile, experts);
   EXPECT_EQ(state.history[0].utilities[0], worst);
-  EXPECT_EQ(state.history[0].global_worst, worst);
-  EXPECT_GT(state.global_best_utility, worst);
-  EXPECT_LE(state.global_best[0].item<float>(), 2.0f);
+  EXPECT_TRUE(state.history[0].extra.at("global_worst").is_null());  // -inf
+  EXPECT_GT(state.best_utility, worst);
+  EXPECT_LE(state.best[0].item<float>(), 2.0f);
 }
 
-TEST(Pso, CoefficientSpaceReachesAMixOfExperts) {
+TEST(ModelSwarms, CoefficientSpaceReachesAMixOfExperts) {
   const at::Tensor experts = make_experts(4, 32, 13);
   const at::Tensor mix = at::tensor({0.5f, 0.3f, 0.0f, 0.2f});
   QuadraticBowl bowl(mix.matmul(experts));
@@ -387,12 +391,12 @@ TEST(Pso, CoefficientSpaceReachesAMixOfExperts) {
   EXPECT_EQ(state.dimension(), 4);
   // The initial experts score -||e_i - optimum||²; the swarm gets far closer.
   const double best_expert = state.history[0].utilities[0];
-  EXPECT_GT(state.global_best_utility, -1e-2 * std::abs(best_expert)) << "best " << state.global_best_utility;
-  EXPECT_LT((state.global_best - mix).abs().max().item<float>(), 0.05f) << state.global_best;
-  EXPECT_TRUE(at::allclose(coefficients.to_positions(state.global_best), mix.matmul(experts), 0, 0.2));
+  EXPECT_GT(state.best_utility, -1e-2 * std::abs(best_expert)) << "best " << state.best_utility;
+  EXPECT_LT((state.best - mix).abs().max().item<float>(), 0.05f) << state.best;
+  EXPECT_TRUE(at::allclose(coefficients.to_positions(state.best), mix.matmul(experts), 0, 0.2));
 }
 
-TEST(PsoOptions, EachInvalidValueThrowsAConfigErrorNamingTheField) {
+TEST(ModelSwarmsOptions, EachInvalidValueThrowsAConfigErrorNamingTheField) {
   struct Case {
     const char* field;
     void (*break_it)(Options&);
@@ -428,17 +432,21 @@ TEST(PsoOptions, EachInvalidValueThrowsAConfigErrorNamingTheField) {
   EXPECT_NO_THROW(Swarm(Options{}, bowl));
 }
 
-TEST(PsoOptions, RoundTripThroughJson) {
+TEST(ModelSwarmsOptions, RoundTripThroughJson) {
   Options o;
   o.swarm_size = 7;
   o.inertia = 0.123456789012345;
   o.crossover_min = -0.5;
   o.initial_velocity = swarm::InitialVelocity::kBest;
   o.seed = 18446744073709551615ull;
-  const Options back = swarm::options_from_json(swarm::to_json(o));
-  EXPECT_EQ(swarm::to_json(back), swarm::to_json(o));
-  EXPECT_EQ(back.seed, o.seed);
-  EXPECT_EQ(back.inertia, o.inertia);
+  const swarm::ModelSwarms algorithm(o, o);
+  const auto back = swarm::algorithm_from_json(swarm::to_json(algorithm), "state.json");
+  EXPECT_EQ(swarm::to_json(*back), swarm::to_json(algorithm));
+  EXPECT_EQ(back->common().seed, o.seed);
+  const auto& own = dynamic_cast<const swarm::ModelSwarms&>(*back).options();
+  EXPECT_EQ(own.inertia, o.inertia);
+  EXPECT_EQ(own.crossover_min, -0.5);
+  EXPECT_EQ(own.initial_velocity, swarm::InitialVelocity::kBest);
 }
 
 }  // namespace
