@@ -29,6 +29,12 @@ void check_stop(State& s, const CommonOptions& o) {
 // stop rules are checked against the updated state.
 void close_iteration(State& s, const CommonOptions& o, IterationRecord& record,
                      std::chrono::steady_clock::time_point start) {
+  // A checkpoint gives back contiguous tensors; an algorithm's tensor in another layout (LAPACK's
+  // column-major eigenvectors, a transpose) would take other BLAS paths after a resume than
+  // before it, and differ in the last bits.
+  if (!s.positions.is_contiguous()) s.positions = s.positions.contiguous();
+  for (auto& [name, t] : s.tensors)
+    if (!t.is_contiguous()) t = t.contiguous();
   record.utilities = s.utilities;
   record.best = s.best_utility;
   record.wall_time_s = seconds_since(start);
