@@ -12,6 +12,7 @@ namespace detail {
 // One line per algorithm: X(name) stands for `AlgorithmEntry name_algorithm()` in
 // src/swarm/algorithms/name.cpp.
 #define MODELSWARM_SEARCH_ALGORITHMS(X) \
+  X(cma_es)                             \
   X(model_swarms)                       \
   X(random_search)
 
