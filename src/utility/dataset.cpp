@@ -7,8 +7,8 @@
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/logging.h"
-#include "modelswarm/config/json_reader.h"
 
 namespace modelswarm::utility {
 namespace fs = std::filesystem;

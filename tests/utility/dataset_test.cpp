@@ -2,7 +2,7 @@
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "test_utils.h"
 
 namespace modelswarm {
