@@ -1,15 +1,15 @@
-// `modelswarm bench`: engine throughput on a random model of a chosen size (model/bench.h).
+// `modelswarm bench`: engine throughput on a random model of a chosen size (bench/bench.h).
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
+#include "modelswarm/bench/bench.h"
 #include "modelswarm/common/atomic_file.h"
-#include "modelswarm/model/bench.h"
 
 namespace modelswarm::cli {
 
 CommandRunner add_bench_command(CLI::App& app) {
-  auto o = std::make_shared<model::BenchOptions>();
+  auto o = std::make_shared<bench::BenchOptions>();
   auto as_json = std::make_shared<bool>(false);
   CLI::App* sub = app.add_subcommand(
       "bench", "Measure the engine on a random model against the device's matmul peak: forward passes, "
@@ -62,7 +62,7 @@ CommandRunner add_bench_command(CLI::App& app) {
   auto json_file = std::make_shared<std::string>();
   sub->add_option("--json-file", *json_file, "Also write the JSON report to this file");
   return [o, as_json, json_file]() -> int {
-    const model::BenchReport report = model::run_bench(*o);
+    const bench::BenchReport report = bench::run_bench(*o);
     if (!json_file->empty()) write_text_atomic(*json_file, report.to_json().dump(2) + "\n");
     if (*as_json)
       std::cout << report.to_json().dump(2) << "\n";

@@ -1,6 +1,6 @@
 #include "modelswarm/config/task_config.h"
 
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/formats/hf_cache.h"
 
 namespace modelswarm {

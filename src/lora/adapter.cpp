@@ -9,6 +9,7 @@
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/regex.h"
+#include "modelswarm/formats/hf_json.h"
 #include "modelswarm/formats/safetensors.h"
 
 namespace modelswarm::lora {
@@ -79,67 +80,54 @@ const Module* Adapter::find(const std::string& name) const {
 }
 
 AdapterConfig parse_adapter_config(const nlohmann::ordered_json& json, const std::string& source) {
-  auto fail = [&](const std::string& key, const std::string& problem) -> void {
-    throw Error(cat(source, ": ", key, ": ", problem));
-  };
-  if (!json.is_object()) throw Error(cat(source, ": expected a JSON object"));
+  const hf::OrderedJsonFields fields(json, source);
   AdapterConfig c;
-  std::string peft_type = "LORA";
-  if (json.contains("peft_type") && !json["peft_type"].is_null()) {
-    if (!json["peft_type"].is_string()) fail("peft_type", cat("expected a string, got ", json["peft_type"].dump()));
-    peft_type = json["peft_type"].get<std::string>();
-  }
-  if (peft_type != "LORA") fail("peft_type", cat("only LORA adapters are supported, got ", peft_type));
-  auto get_number = [&](const char* key, double fallback) {
-    if (!json.contains(key) || json[key].is_null()) return fallback;
-    if (!json[key].is_number()) fail(key, cat("expected a number, got ", json[key].dump()));
-    return json[key].get<double>();
-  };
-  auto get_bool = [&](const char* key) {
-    if (!json.contains(key) || json[key].is_null()) return false;
-    if (!json[key].is_boolean()) fail(key, cat("expected true or false, got ", json[key].dump()));
-    return json[key].get<bool>();
-  };
+  const std::string peft_type = fields.string("peft_type", "LORA");
+  if (peft_type != "LORA") fields.fail("peft_type", cat("only LORA adapters are supported, got ", peft_type));
   // Ranks are checked before the cast: a double beyond int64 range does not convert.
   constexpr double kMaxRank = 1 << 20;
-  const double r = get_number("r", 8);
+  const double r = fields.number("r", 8);
   if (r < 1 || r > kMaxRank || r != std::floor(r))
-    fail("r", cat("must be an integer in [1, ", kMaxRank, "], got ", json["r"].dump()));
+    fields.fail("r", cat("must be an integer in [1, ", kMaxRank, "], got ", fields.at("r").dump()));
   c.r = static_cast<int64_t>(r);
-  c.lora_alpha = get_number("lora_alpha", 8);
-  c.use_rslora = get_bool("use_rslora");
-  c.fan_in_fan_out = get_bool("fan_in_fan_out");
-  if (get_bool("use_dora")) fail("use_dora", "DoRA adapters (magnitude vectors) are not supported by the swarm search");
-  if (json.contains("bias") && json["bias"].is_string() && json["bias"].get<std::string>() != "none")
-    fail("bias", cat("LoRA biases (\"", json["bias"].get<std::string>(), "\") are not supported by the swarm search"));
-  if (json.contains("lora_bias") && json["lora_bias"].is_boolean() && json["lora_bias"].get<bool>())
-    fail("lora_bias", "LoRA biases are not supported by the swarm search");
-  if (json.contains("modules_to_save") && !json["modules_to_save"].is_null() &&
-      !(json["modules_to_save"].is_array() && json["modules_to_save"].empty()))
-    fail("modules_to_save", "fully fine-tuned modules are not supported by the swarm search");
+  c.lora_alpha = fields.number("lora_alpha", 8);
+  c.use_rslora = fields.boolean("use_rslora", false);
+  c.fan_in_fan_out = fields.boolean("fan_in_fan_out", false);
+  if (fields.boolean("use_dora", false))
+    fields.fail("use_dora", "DoRA adapters (magnitude vectors) are not supported by the swarm search");
+  if (fields.has("bias") && fields.at("bias").is_string() && fields.at("bias").get<std::string>() != "none")
+    fields.fail("bias", cat("LoRA biases (\"", fields.at("bias").get<std::string>(),
+                            "\") are not supported by the swarm search"));
+  if (fields.has("lora_bias") && fields.at("lora_bias").is_boolean() && fields.at("lora_bias").get<bool>())
+    fields.fail("lora_bias", "LoRA biases are not supported by the swarm search");
+  if (fields.has("modules_to_save") &&
+      !(fields.at("modules_to_save").is_array() && fields.at("modules_to_save").empty()))
+    fields.fail("modules_to_save", "fully fine-tuned modules are not supported by the swarm search");
   for (const char* pattern_key : {"rank_pattern", "alpha_pattern"}) {
-    if (!json.contains(pattern_key) || json[pattern_key].is_null()) continue;
-    const auto& obj = json[pattern_key];
-    if (!obj.is_object()) fail(pattern_key, "expected an object of regex -> number");
-    for (const auto& item : obj.items()) {
-      if (!item.value().is_number()) fail(cat(pattern_key, ".", item.key()), "expected a number");
-      Regex check("(.*\\.)?(" + item.key() + ")$", cat(source, ": ", pattern_key));
+    if (!fields.has(pattern_key)) continue;
+    if (!fields.at(pattern_key).is_object()) fields.fail(pattern_key, "expected an object of regex -> number");
+    const hf::OrderedJsonFields patterns = fields.object(pattern_key);
+    for (const std::string& pattern : patterns.keys()) {
+      const auto& value = patterns.at(pattern);
+      if (!value.is_number()) patterns.fail(pattern, "expected a number");
+      Regex check("(.*\\.)?(" + pattern + ")$", cat(source, ": ", pattern_key));
       if (std::string(pattern_key) == "rank_pattern") {
-        const double v = item.value().get<double>();
+        const double v = value.get<double>();
         if (v < 1 || v > kMaxRank || v != std::floor(v))
-          fail(cat(pattern_key, ".", item.key()), cat("rank must be an integer in [1, ", kMaxRank, "]"));
-        c.rank_pattern[item.key()] = static_cast<int64_t>(v);
-        c.rank_pattern_order.push_back(item.key());
+          patterns.fail(pattern, cat("rank must be an integer in [1, ", kMaxRank, "]"));
+        c.rank_pattern[pattern] = static_cast<int64_t>(v);
+        c.rank_pattern_order.push_back(pattern);
       } else {
-        c.alpha_pattern[item.key()] = item.value().get<double>();
-        c.alpha_pattern_order.push_back(item.key());
+        c.alpha_pattern[pattern] = value.get<double>();
+        c.alpha_pattern_order.push_back(pattern);
       }
     }
   }
   if (json.contains("target_modules")) c.target_modules = nlohmann::json::parse(json["target_modules"].dump());
-  if (json.contains("base_model_name_or_path") && json["base_model_name_or_path"].is_string())
-    c.base_model_name_or_path = json["base_model_name_or_path"].get<std::string>();
-  if (json.contains("task_type") && json["task_type"].is_string()) c.task_type = json["task_type"].get<std::string>();
+  if (fields.has("base_model_name_or_path") && fields.at("base_model_name_or_path").is_string())
+    c.base_model_name_or_path = fields.at("base_model_name_or_path").get<std::string>();
+  if (fields.has("task_type") && fields.at("task_type").is_string())
+    c.task_type = fields.at("task_type").get<std::string>();
   return c;
 }
 

@@ -5,85 +5,15 @@
 #include <utility>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/formats/hf_json.h"
 
 namespace modelswarm::model {
 namespace {
 
 using nlohmann::json;
 
-// Typed access to config.json keys; JSON null counts as absent (transformers writes nulls).
-class Keys {
- public:
-  Keys(const json& object, std::string source, std::string prefix = "")
-      : object_(object), source_(std::move(source)), prefix_(std::move(prefix)) {}
-
-  bool has(const std::string& key) const { return object_.contains(key) && !object_.at(key).is_null(); }
-
-  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-    throw Error(cat(source_, ": key \"", prefix_, key, "\": ", problem));
-  }
-
-  int64_t integer(const std::string& key) const {
-    if (!has(key)) fail(key, "missing (required)");
-    const json& v = object_.at(key);
-    if (!v.is_number_integer()) fail(key, cat("expected an integer, got ", v.dump()));
-    return v.get<int64_t>();
-  }
-  int64_t integer(const std::string& key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
-  int64_t positive(const std::string& key) const { return check_positive(key, integer(key)); }
-  int64_t positive(const std::string& key, int64_t fallback) const {
-    return check_positive(key, integer(key, fallback));
-  }
-
-  double number(const std::string& key, double fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = object_.at(key);
-    if (!v.is_number()) fail(key, cat("expected a number, got ", v.dump()));
-    return v.get<double>();
-  }
-  bool boolean(const std::string& key, bool fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = object_.at(key);
-    if (!v.is_boolean()) fail(key, cat("expected true or false, got ", v.dump()));
-    return v.get<bool>();
-  }
-  std::string string(const std::string& key, const std::string& fallback) const {
-    if (!has(key)) return fallback;
-    const json& v = object_.at(key);
-    if (!v.is_string()) fail(key, cat("expected a string, got ", v.dump()));
-    return v.get<std::string>();
-  }
-  /// An integer or a list of integers (eos_token_id).
-  std::vector<int64_t> integers(const std::string& key) const {
-    if (!has(key)) return {};
-    const json& v = object_.at(key);
-    if (v.is_number_integer()) return {v.get<int64_t>()};
-    if (!v.is_array()) fail(key, cat("expected an integer or a list of integers, got ", v.dump()));
-    std::vector<int64_t> out;
-    for (const json& e : v) {
-      if (!e.is_number_integer()) fail(key, cat("expected integers, got ", e.dump()));
-      out.push_back(e.get<int64_t>());
-    }
-    return out;
-  }
-  Keys object(const std::string& key) const {
-    const json& v = object_.at(key);
-    if (!v.is_object()) fail(key, cat("expected an object, got ", v.dump()));
-    return Keys(v, source_, prefix_ + key + ".");
-  }
-
- private:
-  int64_t check_positive(const std::string& key, int64_t v) const {
-    if (v <= 0) fail(key, cat("must be positive, got ", v));
-    return v;
-  }
-  const json& object_;
-  std::string source_;
-  std::string prefix_;
-};
-
 // "LlamaForCausalLM" -> (kLlama, kCausalLM); "LlamaForSequenceClassification" -> (kLlama, kSequenceClassification).
-std::pair<Family, Head> family_of(const std::string& architecture, const Keys& keys) {
+std::pair<Family, Head> family_of(const std::string& architecture, const hf::JsonFields& keys) {
   static const std::pair<const char*, Family> kFamilies[] = {
       {"Llama", Family::kLlama}, {"Mistral", Family::kMistral}, {"Qwen2", Family::kQwen2},
       {"Qwen3", Family::kQwen3}, {"Gemma", Family::kGemma}};
@@ -99,11 +29,11 @@ std::pair<Family, Head> family_of(const std::string& architecture, const Keys& k
 
 // rope_parameters (transformers >= 5) holds rope_theta and the scaling; older files have
 // rope_theta at the top and rope_scaling beside it.
-void read_rope(const Keys& top, ModelConfig& c) {
+void read_rope(const hf::JsonFields& top, ModelConfig& c) {
   c.rope_theta = top.number("rope_theta", 10000.0);
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
     if (!top.has(key)) continue;
-    const Keys rope = top.object(key);
+    const hf::JsonFields rope = top.object(key);
     c.rope_theta = rope.number("rope_theta", c.rope_theta);
     std::string type = rope.string("rope_type", rope.string("type", "default"));
     if (type == "default") continue;
@@ -126,13 +56,12 @@ void read_rope(const Keys& top, ModelConfig& c) {
 }  // namespace
 
 ModelConfig parse_model_config(const json& j, const std::string& source) {
-  if (!j.is_object()) throw Error(cat(source, ": expected a JSON object"));
-  const Keys keys(j, source);
+  const hf::JsonFields keys(j, source);
   ModelConfig c;
-  if (!keys.has("architectures") || !j.at("architectures").is_array() || j.at("architectures").empty() ||
-      !j.at("architectures")[0].is_string())
+  if (!keys.has("architectures") || !keys.at("architectures").is_array() || keys.at("architectures").empty() ||
+      !keys.at("architectures")[0].is_string())
     keys.fail("architectures", "missing or not a list of architecture names");
-  c.architecture = j.at("architectures")[0].get<std::string>();
+  c.architecture = keys.at("architectures")[0].get<std::string>();
   std::tie(c.family, c.head) = family_of(c.architecture, keys);
   const bool gemma = c.family == Family::kGemma;
 

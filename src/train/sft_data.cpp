@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "modelswarm/common/error.h"
-#include "modelswarm/utility/dataset.h"
+#include "modelswarm/formats/records.h"
 
 namespace modelswarm::train {
 
@@ -26,8 +26,8 @@ TokenizedExample tokenize_pair(const tokenizer::Tokenizer& tok, const std::strin
 std::vector<TokenizedExample> read_sft_data(const std::filesystem::path& path, const tokenizer::Tokenizer& tok,
                                             const SftFields& fields, int64_t max_tokens) {
   std::vector<TokenizedExample> data;
-  for (const auto& record : utility::read_records(path)) {
-    const std::string where = utility::record_location(path, record);
+  for (const auto& record : records::read_records(path)) {
+    const std::string where = records::record_location(path, record);
     auto text = [&](const std::string& key) {
       if (!record.fields.contains(key)) throw Error(cat(where, ": missing field \"", key, "\""));
       if (!record.fields[key].is_string()) throw Error(cat(where, ": field \"", key, "\" must be a string"));

@@ -6,8 +6,8 @@
 
 #include <cmath>
 
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/logging.h"
-#include "modelswarm/config/json_reader.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"
 #include "utility/common.h"

@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/regex.h"
-#include "modelswarm/config/json_reader.h"
 
 namespace modelswarm::utility {
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "utility/builtin.h"
 #include "utility/common.h"
 

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <optional>
 
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/regex.h"
-#include "modelswarm/config/json_reader.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"
 #include "utility/common.h"

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/regex.h"
-#include "modelswarm/config/json_reader.h"
 #include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"

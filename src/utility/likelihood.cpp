@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"
 #include "utility/common.h"

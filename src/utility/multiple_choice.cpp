@@ -5,8 +5,8 @@
 // generate mode: greedy output, parsed for an option letter (the paper's reference code).
 #include <ATen/ATen.h>
 
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/regex.h"
-#include "modelswarm/config/json_reader.h"
 #include "modelswarm/model/evaluator.h"
 #include "utility/builtin.h"
 #include "utility/common.h"

@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "modelswarm/common/error.h"
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/utility/utility.h"
 #include "utility/builtin.h"
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/model/reward_model.h"

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "model/bench_support.h"
+#include "bench/bench_support.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/transformer.h"
 
@@ -16,7 +16,7 @@ constexpr int64_t kRandomVocab = 50, kRandomDim = 32, kRandomFfn = 40, kRandomLa
 model::Transformer random_llama();
 /// The model's weights under their HF names (to rebuild a modified copy).
 std::map<std::string, at::Tensor> weights_by_name(const model::Transformer& m);
-using model::bench::full_layout;    // rank-`rank` slots on all seven projections of every layer
-using model::bench::merged_weights;  // base weights with one particle merged in: W + B·A
+using bench::full_layout;     // rank-`rank` slots on all seven projections of every layer
+using bench::merged_weights;  // base weights with one particle merged in: W + B·A
 
 }  // namespace modelswarm::test

@@ -2,7 +2,8 @@
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
+#include "modelswarm/formats/records.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -25,36 +26,6 @@ utility::TaskData load(const fs::path& dir, const json& data, std::vector<Role> 
 }
 
 const std::vector<Role> kMultipleChoice = {Role::kPrompt, Role::kChoices, Role::kGold};
-
-TEST(UtilityDataset, ReadsJsonlSkippingBlankLinesAndJsonArrays) {
-  const fs::path dir = test::temp_dir("data");
-  auto records = utility::read_records(write(dir, "a.jsonl", "{\"x\": 1}\n\n  \n{\"x\": 2}\r\n"));
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[1].fields["x"], 2);
-  EXPECT_EQ(records[1].line, 4);
-  records = utility::read_records(write(dir, "b.json", "[{\"x\": 1}, {\"x\": 2}, {\"x\": 3}]"));
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(utility::record_location(dir / "b.json", records[2]), (dir / "b.json").string() + ": element 3");
-}
-
-TEST(UtilityDataset, MalformedLineNamesFileAndLine) {
-  const fs::path dir = test::temp_dir("data");
-  const fs::path p = write(dir, "bad.jsonl", "{\"x\": 1}\n{\"x\": 2\n{\"x\": 3}\n");
-  const std::string m = message_of<Error>([&] { utility::read_records(p); });
-  EXPECT_NE(m.find(p.string() + ":2: invalid JSON"), std::string::npos) << m;
-  const fs::path q = write(dir, "scalar.jsonl", "{\"x\": 1}\n[1, 2]\n");
-  EXPECT_NE(message_of<Error>([&] { utility::read_records(q); }).find(q.string() + ":2: expected a JSON object"),
-            std::string::npos);
-}
-
-TEST(UtilityDataset, EmptyDataSetIsAnError) {
-  const fs::path dir = test::temp_dir("data");
-  const fs::path p = write(dir, "empty.jsonl", "\n\n");
-  const std::string m = message_of<Error>([&] { utility::read_records(p); });
-  EXPECT_NE(m.find(p.string() + ": the data set is empty"), std::string::npos) << m;
-  const fs::path q = write(dir, "empty.json", "[]");
-  EXPECT_NE(message_of<Error>([&] { utility::read_records(q); }).find("empty"), std::string::npos);
-}
 
 TEST(UtilityDataset, GauntletLayoutMapsWithoutConfiguration) {
   const fs::path dir = test::temp_dir("data");
@@ -270,7 +241,7 @@ TEST(UtilityDatasetShared, CommonsenseAndOpenbookQaMapAsMultipleChoice) {
   MS_REQUIRE_SHARED();
   for (const char* name : {"commonsense_qa.jsonl", "openbook_qa.jsonl"}) {
     auto task = load(datasets(), {{"path", name}}, kMultipleChoice);
-    const size_t total = utility::read_records(datasets() / name).size();
+    const size_t total = records::read_records(datasets() / name).size();
     EXPECT_EQ(task.dev.size(), 200u) << name;
     EXPECT_EQ(task.dev.size() + task.test.size(), total) << name;
     for (const auto& ex : task.dev) {

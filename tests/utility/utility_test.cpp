@@ -6,7 +6,7 @@
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/config/task_config.h"
 #include "modelswarm/utility/chat_template.h"
 #include "test_utils.h"

@@ -1,8 +1,8 @@
-// Evaluation data for utilities: JSONL or JSON-array files whose records are mapped onto the
-// roles a utility needs (prompt, choices, gold, answer, context, continuation, text) through
-// `utility.data.fields`, rendered with an optional prompt template and few-shot examples,
-// and split deterministically into dev and test. Every problem is found at load time, before
-// any search, with one message naming the file and the line (or the config key).
+// Evaluation data for utilities: JSONL or JSON-array files (formats/records.h) whose records are
+// mapped onto the roles a utility needs (prompt, choices, gold, answer, context, continuation,
+// text) through `utility.data.fields`, rendered with an optional prompt template and few-shot
+// examples, and split deterministically into dev and test. Every problem is found at load time,
+// before any search, with one message naming the file and the line (or the config key).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,20 +20,6 @@ class JsonReader;
 }
 
 namespace modelswarm::utility {
-
-/// One record of a data file, with where it came from.
-struct Record {
-  nlohmann::json fields;  // the JSON object as read
-  int64_t line = 0;       // 1-based line (JSONL) or element index + 1 (JSON array)
-};
-
-/// Reads a JSONL file (one object per non-blank line) or a JSON array of objects; the format
-/// follows the extension (.jsonl / .json), or the first non-blank character for others.
-/// Throws Error "FILE:LINE: ..." for a malformed line or non-object record, and for no records.
-std::vector<Record> read_records(const std::filesystem::path& path);
-
-/// "file.jsonl:12" (JSONL) or "file.json: element 12" (JSON array), for messages.
-std::string record_location(const std::filesystem::path& path, const Record& record);
 
 /// Roles a utility reads from each record.
 enum class Role { kPrompt, kChoices, kGold, kAnswer, kContinuation };

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "modelswarm/common/error.h"
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 
 namespace modelswarm::swarm::detail {
 

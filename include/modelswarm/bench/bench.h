@@ -21,7 +21,7 @@
 
 #include "modelswarm/model/config.h"
 
-namespace modelswarm::model {
+namespace modelswarm::bench {
 
 struct BenchOptions {
   std::string preset = "tiny";   // tiny (stories260K-sized), 25m, 100m, 1b
@@ -70,7 +70,7 @@ struct BenchComparison {
 
 struct BenchReport {
   BenchOptions options;
-  ModelConfig config;
+  model::ModelConfig config;
   int64_t parameters = 0;
   int64_t particle_dim = 0;       // D of the (P, D) particle tensor
   int threads = 0;                // libtorch intra-op threads
@@ -85,8 +85,8 @@ struct BenchReport {
 };
 
 /// The config of a preset; throws ConfigError naming the known presets for any other name.
-ModelConfig bench_preset(const std::string& name);
+model::ModelConfig bench_preset(const std::string& name);
 
 BenchReport run_bench(const BenchOptions& options);
 
-}  // namespace modelswarm::model
+}  // namespace modelswarm::bench

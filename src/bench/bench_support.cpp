@@ -1,10 +1,10 @@
-#include "model/bench_support.h"
+#include "bench/bench_support.h"
 
 #include <ATen/DeviceAccelerator.h>
 
 #include <fstream>
 
-namespace modelswarm::model::bench {
+namespace modelswarm::bench {
 
 using nlohmann::json;
 
@@ -75,7 +75,7 @@ json preset_json(const std::string& name) {
   throw ConfigError(cat("--preset: unknown preset \"", name, "\" (known: tiny, 25m, 100m, 1b)"));
 }
 
-std::map<std::string, at::Tensor> random_weights(const ModelConfig& c, const at::TensorOptions& options) {
+std::map<std::string, at::Tensor> random_weights(const model::ModelConfig& c, const at::TensorOptions& options) {
   const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
   const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   auto normal = [&](std::vector<int64_t> shape) { return at::randn(shape, options).mul_(0.02); };
@@ -97,7 +97,7 @@ std::map<std::string, at::Tensor> random_weights(const ModelConfig& c, const at:
   return t;
 }
 
-lora::PoolLayout full_layout(const Transformer& m, int64_t rank) {
+lora::PoolLayout full_layout(const model::Transformer& m, int64_t rank) {
   std::vector<lora::ModuleSlot> slots;
   for (const auto& layer : m.weights().layers)
     for (const auto& linear : layer.proj) {
@@ -133,8 +133,8 @@ std::vector<int64_t> random_ids(int64_t n, int64_t vocab_size) {
 
 }  // namespace
 
-std::vector<ScoringRequest> MultipleChoiceSet::requests() const {
-  std::vector<ScoringRequest> out;
+std::vector<model::ScoringRequest> MultipleChoiceSet::requests() const {
+  std::vector<model::ScoringRequest> out;
   for (size_t q = 0; q < prompts.size(); ++q)
     for (const auto& choice : choices[q]) out.push_back({prompts[q], choice});
   return out;
@@ -165,8 +165,8 @@ MultipleChoiceSet random_mc_set(const BenchOptions& o, int64_t vocab_size) {
 // ---------------------------------------------------------------------------------------------
 // FLOPs
 
-FlopCounter::FlopCounter(const Transformer& m, const lora::PoolLayout* layout) {
-  const ModelConfig& c = m.config();
+FlopCounter::FlopCounter(const model::Transformer& m, const lora::PoolLayout* layout) {
+  const model::ModelConfig& c = m.config();
   for (const auto& layer : m.weights().layers)
     for (const auto& linear : layer.proj) linear_ += 2.0 * static_cast<double>(linear.weight.numel());
   lm_head_ = 2.0 * static_cast<double>(m.weights().lm_head.numel());
@@ -184,4 +184,4 @@ double FlopCounter::row(int64_t T, int64_t past, int64_t scored, bool lora) cons
   return (linear_ + (lora ? lora_ : 0.0)) * T + lm_head_ * scored + attention_ * pairs;
 }
 
-}  // namespace modelswarm::model::bench
+}  // namespace modelswarm::bench

@@ -1,4 +1,4 @@
-// The bench's tools (model/bench.h): timing and peak memory, the random model and particles,
+// The bench's tools (bench/bench.h): timing and peak memory, the random model and particles,
 // the synthetic workloads, and FLOP counts from the model's shape.
 #pragma once
 
@@ -12,12 +12,12 @@
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/bench/bench.h"
 #include "modelswarm/lora/expert_pool.h"
-#include "modelswarm/model/bench.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/model/transformer.h"
 
-namespace modelswarm::model::bench {
+namespace modelswarm::bench {
 
 // ---------------------------------------------------------------------------------------------
 // Measurement
@@ -64,9 +64,9 @@ BenchFigure measure(const std::string& section, const std::string& name, const c
 
 /// The config.json of a preset (a Hugging Face LlamaConfig).
 nlohmann::json preset_json(const std::string& name);
-std::map<std::string, at::Tensor> random_weights(const ModelConfig& c, const at::TensorOptions& options);
+std::map<std::string, at::Tensor> random_weights(const model::ModelConfig& c, const at::TensorOptions& options);
 /// Rank-`rank` slots on all seven projections of every layer.
-lora::PoolLayout full_layout(const Transformer& m, int64_t rank);
+lora::PoolLayout full_layout(const model::Transformer& m, int64_t rank);
 /// base weights with particle `row` (D) merged into every targeted linear: W' = W + B·A.
 std::map<std::string, at::Tensor> merged_weights(const std::map<std::string, at::Tensor>& base,
                                                  const lora::PoolLayout& layout, const at::Tensor& row);
@@ -78,7 +78,7 @@ struct MultipleChoiceSet {
   std::vector<std::vector<int64_t>> prompts;               // (Q) prompt_tokens each
   std::vector<std::vector<std::vector<int64_t>>> choices;  // (Q, C) choice_tokens each
   std::vector<int64_t> gold;                               // (Q)
-  std::vector<ScoringRequest> requests() const;            // (Q·C) question-major
+  std::vector<model::ScoringRequest> requests() const;     // (Q·C) question-major
 };
 
 MultipleChoiceSet random_mc_set(const BenchOptions& o, int64_t vocab_size);
@@ -89,7 +89,7 @@ std::vector<std::vector<int64_t>> random_prompts(int64_t count, int64_t length, 
 
 class FlopCounter {
  public:
-  FlopCounter(const Transformer& m, const lora::PoolLayout* layout);
+  FlopCounter(const model::Transformer& m, const lora::PoolLayout* layout);
   /// T new tokens of one row after `past` cached keys, logits at `scored` positions, with LoRA or not.
   double row(int64_t T, int64_t past, int64_t scored, bool lora) const;
   /// Merging one particle into the weights.
@@ -103,4 +103,4 @@ class FlopCounter {
   double merge_ = 0;
 };
 
-}  // namespace modelswarm::model::bench
+}  // namespace modelswarm::bench

@@ -1,4 +1,4 @@
-#include "modelswarm/config/json_reader.h"
+#include "modelswarm/common/json_reader.h"
 
 #include "modelswarm/common/atomic_file.h"
 
@@ -59,8 +59,6 @@ const nlohmann::json& JsonReader::lookup(const std::string& key) {
   read_.insert(key);
   return *it;
 }
-
-const nlohmann::json& JsonReader::raw(const std::string& key) { return lookup(key); }
 
 JsonReader JsonReader::object(const std::string& key) {
   const auto& v = lookup(key);

@@ -1,10 +1,10 @@
-#include "model/bench_export.h"
+#include "bench/bench_export.h"
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/adapter.h"
 
-namespace modelswarm::model::bench {
+namespace modelswarm::bench {
 namespace {
 
 using nlohmann::json;
@@ -90,4 +90,4 @@ void export_bench(const fs::path& dir, const json& config_json, const std::map<s
                 " questions to ", dir.string()));
 }
 
-}  // namespace modelswarm::model::bench
+}  // namespace modelswarm::bench

@@ -14,12 +14,12 @@
 #include <map>
 #include <string>
 
-#include "model/bench_support.h"
+#include "bench/bench_support.h"
 
-namespace modelswarm::model::bench {
+namespace modelswarm::bench {
 
 void export_bench(const std::filesystem::path& dir, const nlohmann::json& config_json,
                   const std::map<std::string, at::Tensor>& weights, const lora::PoolLayout& layout,
                   const at::Tensor& particles, const MultipleChoiceSet& mc);
 
-}  // namespace modelswarm::model::bench
+}  // namespace modelswarm::bench

@@ -1,6 +1,6 @@
-// The bench's phases (model/bench.h), each a function adding its figures to the report, then the
+// The bench's phases (bench/bench.h), each a function adding its figures to the report, then the
 // comparisons between them, then the report as text or JSON.
-#include "modelswarm/model/bench.h"
+#include "modelswarm/bench/bench.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,14 +16,21 @@
 #include "modelswarm/model/scoring.h"
 #include "modelswarm/swarm/model_swarms.h"
 #include "modelswarm/swarm/optimiser.h"
-#include "model/bench_export.h"
-#include "model/bench_support.h"
+#include "bench/bench_export.h"
+#include "bench/bench_support.h"
 
-namespace modelswarm::model {
+namespace modelswarm::bench {
 namespace {
 
+using model::assign_rows;
+using model::generate_ids;
+using model::LoraBatch;
+using model::ModelConfig;
+using model::parse_model_config;
+using model::SamplingOptions;
+using model::score_loglikelihood;
+using model::Transformer;
 using nlohmann::json;
-using namespace bench;
 
 constexpr const char* kPhases[] = {"forward", "mc", "generate", "pso"};
 
@@ -419,8 +426,8 @@ std::string BenchReport::to_text() const {
     std::snprintf(line, sizeof(line), "ratio   %-36s %8.2fx  (%s)\n", c.name.c_str(), c.value, c.meaning.c_str());
     out << line;
   }
-  out << "memory  " << memory_kind << "; FLOPs from the model shape for the work each path does (model/bench.h)\n";
+  out << "memory  " << memory_kind << "; FLOPs from the model shape for the work each path does (bench/bench.h)\n";
   return out.str();
 }
 
-}  // namespace modelswarm::model
+}  // namespace modelswarm::bench

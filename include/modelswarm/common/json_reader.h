@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,9 +26,6 @@ class JsonReader {
   template <typename T> T get(const std::string& key);
   /// An optional key with its default.
   template <typename T> T get_or(const std::string& key, const T& fallback);
-  template <typename T> std::optional<T> get_optional(const std::string& key);
-  /// The raw JSON of a key (marked as read), for plug-ins that read it themselves.
-  const nlohmann::json& raw(const std::string& key);
   /// A nested object reader; the key must hold an object.
   JsonReader object(const std::string& key);
   /// Reader for each element of an array key that holds objects.
@@ -111,12 +107,6 @@ T JsonReader::get(const std::string& key) {
 template <typename T>
 T JsonReader::get_or(const std::string& key, const T& fallback) {
   if (!has(key)) return fallback;
-  return get<T>(key);
-}
-
-template <typename T>
-std::optional<T> JsonReader::get_optional(const std::string& key) {
-  if (!has(key)) return std::nullopt;
   return get<T>(key);
 }
 
