@@ -6,6 +6,7 @@
 #include <random>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/strings.h"
 #include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/formats/records.h"
@@ -143,12 +144,6 @@ const std::vector<std::string>& default_fields(Role role) {
   return defaults.at(role);
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
-
 struct RoleField {
   Role role;
   std::optional<std::string> mapped;  // from utility.data.fields
@@ -169,7 +164,7 @@ const nlohmann::json* find_field(const RoleField& rf, const nlohmann::json& fiel
     if (it != fields.end()) return &*it;
   }
   if (!rf.required) return nullptr;
-  throw Error(cat(location, ": no field for the ", role_name(rf.role), " (looked for ", join(default_fields(rf.role)),
+  throw Error(cat(location, ": no field for the ", role_name(rf.role), " (looked for ", join(default_fields(rf.role), ", "),
                   "); name it in ", key_where));
 }
 
@@ -199,7 +194,7 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
     for (const auto& rf : roles) allowed.push_back(role_name(rf.role));
     for (const auto& item : f.value().items())
       if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
-        f.fail(item.key(), cat("not a field this utility uses (it uses: ", join(allowed), ")"));
+        f.fail(item.key(), cat("not a field this utility uses (it uses: ", join(allowed, ", "), ")"));
   }
   auto role_where = [&](Role r) { return cat(fields_where, ".", role_name(r)); };
 
@@ -232,7 +227,7 @@ TaskData load_task_data(JsonReader& data, const fs::path& base_dir, const DataOp
         std::vector<std::string> keys;
         for (const auto& item : records.front().fields.items()) keys.push_back(item.key());
         throw ConfigError(cat(data.where("prompt_template"), ": names field {", name, "}, which ",
-                              record_location(task.path, records.front()), " lacks (it has: ", join(keys), ")"));
+                              record_location(task.path, records.front()), " lacks (it has: ", join(keys, ", "), ")"));
       }
     }
   }

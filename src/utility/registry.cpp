@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/strings.h"
 #include "modelswarm/common/json_reader.h"
 #include "modelswarm/utility/utility.h"
 #include "utility/builtin.h"
@@ -36,12 +37,6 @@ void register_builtin_utilities() {
 void ensure_builtins() {
   static std::once_flag flag;
   std::call_once(flag, register_builtin_utilities);
-}
-
-std::string joined_names() {
-  std::string out;
-  for (const auto& n : known_utilities()) out += (out.empty() ? "" : ", ") + n;
-  return out;
 }
 
 }  // namespace
@@ -80,7 +75,7 @@ std::unique_ptr<Utility> make_utility(JsonReader& config, const UtilityContext& 
     auto it = r.factories.find(type);
     if (it != r.factories.end()) factory = it->second;
   }
-  if (!factory) config.fail("type", cat("unknown utility type \"", type, "\" (known: ", joined_names(), ")"));
+  if (!factory) config.fail("type", cat("unknown utility type \"", type, "\" (known: ", join(known_utilities(), ", "), ")"));
   std::unique_ptr<Utility> utility = factory(config, context);
   config.reject_unknown_keys();
   return utility;

@@ -7,6 +7,7 @@
 
 #include "lora/merge/merge_method.h"
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/strings.h"
 
 namespace modelswarm::lora {
 namespace merge_detail {
@@ -39,12 +40,7 @@ const std::vector<MergeMethod>& registry() {
 const MergeMethod& find(const std::string& name) {
   for (const auto& m : registry())
     if (m.name == name) return m;
-  std::string known;
-  for (const auto& m : registry()) {
-    if (!known.empty()) known += ", ";
-    known += m.name;
-  }
-  throw ConfigError(cat("merge method: unknown \"", name, "\" (known: ", known, ")"));
+  throw ConfigError(cat("merge method: unknown \"", name, "\" (known: ", join(merge_methods(), ", "), ")"));
 }
 
 }  // namespace
