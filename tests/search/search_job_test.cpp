@@ -15,6 +15,7 @@
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/adapter.h"
+#include "modelswarm/swarm/algorithm.h"
 #include "modelswarm/swarm/checkpoint.h"
 #include "search/stories_fixture.h"
 #include "test_utils.h"
@@ -131,8 +132,7 @@ std::vector<json> history_of(const fs::path& run) {
 
 // What an interruption must not change: the returned adapter and the swarm's best particle, the best adapter's bytes
 // and the history of every iteration.
-void expect_uninterrupted_result(const fs::path& run) {
-  const fs::path reference = reference_run().run;
+void expect_same_result(const fs::path& reference, const fs::path& run) {
   const json a = read_json(reference / "report.json"), b = read_json(run / "report.json");
   EXPECT_EQ(a["best"]["dev"], b["best"]["dev"]);
   EXPECT_EQ(a["best"]["name"], b["best"]["name"]);
@@ -142,6 +142,8 @@ void expect_uninterrupted_result(const fs::path& run) {
     EXPECT_TRUE(read_file(reference / "best" / file) == read_file(run / "best" / file)) << "best/" << file << " differs";
   EXPECT_EQ(history_of(reference), history_of(run));
 }
+
+void expect_uninterrupted_result(const fs::path& run) { expect_same_result(reference_run().run, run); }
 
 int checkpoint_iteration(const fs::path& run) {
   return static_cast<int>(swarm::load_checkpoint(run / "checkpoint", c10::Device(c10::kCPU)).state.iteration);
@@ -179,6 +181,34 @@ TEST(SearchJob, KilledInsideCheckpointWritesResumesToTheUninterruptedResult) {
     EXPECT_FALSE(fs::exists(dir / "run" / ".lock"));
   }
 }
+
+// Every search algorithm keeps the guarantee: killed while writing a checkpoint, resumed, the
+// run ends exactly as it would have uninterrupted.
+class SearchJobOfEveryAlgorithm : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SearchJobOfEveryAlgorithm, KilledWhileCheckpointingResumesToTheUninterruptedResult) {
+  MS_REQUIRE_SHARED();
+  json task = kShortSearch;
+  task["search"]["algorithm"] = GetParam();
+  const fs::path reference = test::temp_dir("reference-" + GetParam());
+  const auto done = test::run_modelswarm(search_args(write_config(reference, task), false));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(read_json(reference / "run" / "report.json")["algorithm"], GetParam());
+
+  const fs::path dir = test::temp_dir("killed-" + GetParam());
+  const fs::path config = write_config(dir, task);
+  test::ChildOptions kill;
+  kill.env = {{"MODELSWARM_TEST_KILL_CHECKPOINT", "3:state"}};
+  const auto killed = test::run_modelswarm(search_args(config, false), kill);
+  ASSERT_EQ(killed.signal, SIGKILL) << "exit " << killed.exit_code << ": " << killed.err;
+  EXPECT_EQ(checkpoint_iteration(dir / "run"), 2);
+  const auto resumed = test::run_modelswarm(search_args(config, true));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_same_result(reference / "run", dir / "run");
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, SearchJobOfEveryAlgorithm, ::testing::ValuesIn(swarm::algorithm_names()),
+                         [](const auto& info) { return info.param; });
 
 TEST(SearchJob, KilledAtRandomMomentsResumesToTheUninterruptedResult) {
   MS_REQUIRE_SHARED();
