@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <limits>
-#include <numeric>
 
 #include "modelswarm/common/error.h"
 
@@ -75,8 +74,7 @@ State Optimiser::initialise(const at::Tensor& initial) const {
   IterationRecord record;
   record.iteration = 0;
   s.utilities.assign(n, -std::numeric_limits<double>::infinity());
-  std::vector<int64_t> everyone(n);
-  std::iota(everyone.begin(), everyone.end(), 0);
+  const std::vector<int64_t> everyone = s.every_row();
   evaluate(s, everyone, record);
   s.best_index = 0;
   for (int64_t i = 1; i < n; ++i)

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/swarm/json_number.h"
@@ -65,6 +66,12 @@ State State::clone() const {
   for (auto& [name, t] : copy.tensors)
     if (t.defined()) t = t.clone();
   return copy;
+}
+
+std::vector<int64_t> State::every_row() const {
+  std::vector<int64_t> rows(static_cast<size_t>(size()));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
 }
 
 at::Tensor& State::tensor(const std::string& name) {

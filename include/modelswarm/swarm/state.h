@@ -55,6 +55,8 @@ struct State {
   int64_t size() const { return positions.size(0); }
   int64_t dimension() const { return positions.size(1); }
   bool finished() const { return stop_reason != StopReason::kNone; }
+  /// 0, 1, ..., N-1: every row (what an iteration that scores them all evaluates).
+  std::vector<int64_t> every_row() const;
   /// A deep copy (at::Tensor copies share storage, and a step updates tensors in place).
   State clone() const;
   /// One of the algorithm's tensors; Error naming it when missing.

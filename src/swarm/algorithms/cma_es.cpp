@@ -122,9 +122,7 @@ class CmaEs : public Algorithm {
   std::vector<int64_t> ask(State& s, IterationRecord& record) const override {
     record.extra["sigma"] = s.data.at("sigma");
     s.positions = sample(s, common().swarm_size);
-    std::vector<int64_t> rows(common().swarm_size);
-    std::iota(rows.begin(), rows.end(), 0);
-    return rows;
+    return s.every_row();
   }
 
   void tell(State& s, const std::vector<int64_t>& evaluated, IterationRecord& record) const override {

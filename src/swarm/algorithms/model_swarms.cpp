@@ -49,12 +49,6 @@ at::Tensor column(const std::vector<double>& values, const c10::Device& device) 
   return at::tensor(values, at::kDouble).to(at::kFloat).view({-1, 1}).to(device);
 }
 
-std::vector<int64_t> all_rows(int64_t n) {
-  std::vector<int64_t> rows(n);
-  std::iota(rows.begin(), rows.end(), 0);
-  return rows;
-}
-
 }  // namespace
 
 void ModelSwarmsOptions::validate() const {
@@ -136,7 +130,8 @@ void Particles::store(State& s) const {
 }
 
 std::vector<int64_t> Particles::ranking() const {
-  std::vector<int64_t> order = all_rows(static_cast<int64_t>(personal_best_utilities.size()));
+  std::vector<int64_t> order(personal_best_utilities.size());
+  std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
     return personal_best_utilities[a] > personal_best_utilities[b];
   });
@@ -266,6 +261,7 @@ void ModelSwarms::tell(State& s, const std::vector<int64_t>& scored, IterationRe
     p.global_worst = s.positions[p.global_worst_index].clone();
     p.global_worst_utility = s.utilities[p.global_worst_index];
     if (options_.initial_velocity == InitialVelocity::kBest) p.velocities = s.best.unsqueeze(0) - s.positions;
+    record.extra["step_length"] = options_.step_length;
     record.extra["restarted"] = std::vector<int64_t>{};
   } else {
     // Personal bests (strictly better), then g_w in particle order.
@@ -296,7 +292,6 @@ void ModelSwarms::tell(State& s, const std::vector<int64_t>& scored, IterationRe
     }
     p.step_length = std::max(p.step_length * options_.step_decay, options_.min_step_length);
   }
-  if (record.iteration == 0) record.extra["step_length"] = options_.step_length;
   record.extra["global_worst"] = utility_to_json(p.global_worst_utility);
   p.store(s);
 }

@@ -44,34 +44,16 @@ inline Rule above_up_to(double low, double high) {
 template <typename Options>
 class OptionFields {
  public:
-  OptionFields& number(const char* key, double Options::*member, Rule rule = any()) {
+  /// A number key (double, int64_t, uint64_t) within `rule`.
+  template <typename T>
+  OptionFields& number(const char* key, T Options::*member, Rule rule = any()) {
     fields_.push_back({key,
-                       [=](JsonReader& r, Options& o) { o.*member = r.get_or<double>(key, o.*member); },
-                       [=](const Options& o) { return nlohmann::json(o.*member); },
-                       [=](const Options& o) { check(key, rule, o.*member); }});
-    return *this;
-  }
-  OptionFields& number(const char* key, int64_t Options::*member, Rule rule = any()) {
-    fields_.push_back({key,
-                       [=](JsonReader& r, Options& o) { o.*member = r.get_or<int64_t>(key, o.*member); },
+                       [=](JsonReader& r, Options& o) { o.*member = r.get_or<T>(key, o.*member); },
                        [=](const Options& o) { return nlohmann::json(o.*member); },
                        [=](const Options& o) { check(key, rule, static_cast<double>(o.*member)); }});
     return *this;
   }
-  OptionFields& number(const char* key, uint64_t Options::*member) {
-    fields_.push_back({key,
-                       [=](JsonReader& r, Options& o) { o.*member = r.get_or<uint64_t>(key, o.*member); },
-                       [=](const Options& o) { return nlohmann::json(o.*member); },
-                       [](const Options&) {}});
-    return *this;
-  }
-  OptionFields& flag(const char* key, bool Options::*member) {
-    fields_.push_back({key,
-                       [=](JsonReader& r, Options& o) { o.*member = r.get_or<bool>(key, o.*member); },
-                       [=](const Options& o) { return nlohmann::json(o.*member); },
-                       [](const Options&) {}});
-    return *this;
-  }
+  OptionFields& flag(const char* key, bool Options::*member) { return number(key, member); }
   /// An enum or string-valued key: `parse` throws ConfigError for an unknown name.
   template <typename T>
   OptionFields& choice(const char* key, T Options::*member, std::function<T(const std::string&)> parse,

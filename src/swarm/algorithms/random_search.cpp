@@ -9,7 +9,6 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <numeric>
 
 #include "modelswarm/common/error.h"
 #include "swarm/algorithms/elite_archive.h"
@@ -55,9 +54,7 @@ class RandomSearch : public Algorithm {
 
   std::vector<int64_t> ask(State& s, IterationRecord&) const override {
     s.positions = sample(s, common().swarm_size);
-    std::vector<int64_t> rows(common().swarm_size);
-    std::iota(rows.begin(), rows.end(), 0);
-    return rows;
+    return s.every_row();
   }
 
   void tell(State& s, const std::vector<int64_t>& evaluated, IterationRecord& record) const override {
