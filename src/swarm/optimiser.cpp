@@ -45,18 +45,13 @@ void close_iteration(State& s, const CommonOptions& o, IterationRecord& record,
 
 Optimiser::Optimiser(const Algorithm& algorithm, Problem& problem) : algorithm_(&algorithm), problem_(&problem) {}
 
-void Optimiser::evaluate(State& s, const std::vector<int64_t>& rows, IterationRecord& record) const {
-  record.evaluated = rows;
-  if (rows.empty()) return;
-  const bool all = static_cast<int64_t>(rows.size()) == s.size();
-  const at::Tensor x = all ? s.positions : s.positions.index_select(0, index_tensor(rows, s.positions.device()));
-  const std::vector<double> utilities = evaluate_checked(*problem_, x, rows);  // (M)
-  for (size_t m = 0; m < rows.size(); ++m) s.utilities[rows[m]] = utilities[m];
-  s.evaluations += static_cast<int64_t>(rows.size());
+std::vector<double> Optimiser::evaluate(const PendingIteration& pending) const {
+  if (pending.rows.empty()) return {};
+  return evaluate_checked(*problem_, pending.positions, pending.rows);  // (M)
 }
 
-State Optimiser::initialise(const at::Tensor& initial) const {
-  const auto start = std::chrono::steady_clock::now();
+State Optimiser::begin_initial(const at::Tensor& initial, PendingIteration& pending) const {
+  pending.start = std::chrono::steady_clock::now();
   const CommonOptions& o = algorithm_->common();
   MS_CHECK(initial.dim() == 2 && initial.size(0) >= 1, "a search needs at least one initial point, got shape ",
            initial.sizes());
@@ -67,33 +62,47 @@ State Optimiser::initialise(const at::Tensor& initial) const {
   State s;
   s.rng = Rng(o.seed);
   algorithm_->initialise(s, initial);
-  const int64_t n = s.size();
-  TORCH_INTERNAL_ASSERT(s.positions.dim() == 2 && n == o.swarm_size && s.dimension() == initial.size(1),
+  TORCH_INTERNAL_ASSERT(s.positions.dim() == 2 && s.size() == o.swarm_size && s.dimension() == initial.size(1),
                         algorithm_->name(), " initialised positions of shape ", s.positions.sizes());
-
-  IterationRecord record;
-  record.iteration = 0;
-  s.utilities.assign(n, -std::numeric_limits<double>::infinity());
-  const std::vector<int64_t> everyone = s.every_row();
-  evaluate(s, everyone, record);
-  s.best_index = 0;
-  for (int64_t i = 1; i < n; ++i)
-    if (s.utilities[i] > s.utilities[s.best_index]) s.best_index = i;
-  s.best = s.positions[s.best_index].clone();
-  s.best_utility = s.utilities[s.best_index];
-  algorithm_->tell(s, everyone, record);
-  close_iteration(s, o, record, start);
+  s.utilities.assign(s.size(), -std::numeric_limits<double>::infinity());
+  pending.record = IterationRecord();
+  pending.record.iteration = 0;
+  pending.rows = s.every_row();
+  pending.positions = s.positions;
   return s;
 }
 
-bool Optimiser::step(State& s) const {
-  if (s.finished()) return false;
-  const auto start = std::chrono::steady_clock::now();
-  IterationRecord record;
-  record.iteration = s.iteration + 1;
-  const std::vector<int64_t> rows = algorithm_->ask(s, record);
-  evaluate(s, rows, record);
+PendingIteration Optimiser::begin_step(State& s) const {
+  MS_CHECK(!s.finished(), "begin_step on a finished search");
+  PendingIteration pending;
+  pending.start = std::chrono::steady_clock::now();
+  pending.record.iteration = s.iteration + 1;
+  pending.rows = algorithm_->ask(s, pending.record);
+  const bool all = static_cast<int64_t>(pending.rows.size()) == s.size();
+  pending.positions =
+      all ? s.positions : s.positions.index_select(0, index_tensor(pending.rows, s.positions.device()));
+  return pending;
+}
 
+void Optimiser::finish(State& s, const PendingIteration& pending, const std::vector<double>& utilities) const {
+  const std::vector<int64_t>& rows = pending.rows;
+  MS_CHECK(utilities.size() == rows.size(), "finish: ", utilities.size(), " utilities for ", rows.size(), " rows");
+  IterationRecord record = pending.record;
+  record.evaluated = rows;
+  for (size_t m = 0; m < rows.size(); ++m) s.utilities[rows[m]] = utilities[m];
+  s.evaluations += static_cast<int64_t>(rows.size());
+
+  if (record.iteration == 0) {
+    // The best starts at the first row of the highest utility.
+    s.best_index = 0;
+    for (int64_t i = 1; i < s.size(); ++i)
+      if (s.utilities[i] > s.utilities[s.best_index]) s.best_index = i;
+    s.best = s.positions[s.best_index].clone();
+    s.best_utility = s.utilities[s.best_index];
+    algorithm_->tell(s, rows, record);
+    close_iteration(s, algorithm_->common(), record, pending.start);
+    return;
+  }
   // The best moves to the iteration's best row (the first of equals) when that is strictly better.
   int64_t new_best = -1;
   for (int64_t i : rows) {
@@ -111,7 +120,20 @@ bool Optimiser::step(State& s) const {
   }
   algorithm_->tell(s, rows, record);
   ++s.iteration;
-  close_iteration(s, algorithm_->common(), record, start);
+  close_iteration(s, algorithm_->common(), record, pending.start);
+}
+
+State Optimiser::initialise(const at::Tensor& initial) const {
+  PendingIteration pending;
+  State s = begin_initial(initial, pending);
+  finish(s, pending, evaluate(pending));
+  return s;
+}
+
+bool Optimiser::step(State& s) const {
+  if (s.finished()) return false;
+  const PendingIteration pending = begin_step(s);
+  finish(s, pending, evaluate(pending));
   return true;
 }
 

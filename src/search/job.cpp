@@ -1,0 +1,324 @@
+#include "search/job.h"
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include "modelswarm/common/device.h"
+#include "modelswarm/common/error.h"
+#include "modelswarm/common/logging.h"
+#include "modelswarm/formats/hf_cache.h"
+#include "modelswarm/lora/merge.h"
+#include "modelswarm/report/html_report.h"
+
+namespace modelswarm::search {
+using nlohmann::json;
+
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+std::vector<double> DevUtilityProblem::evaluate(const at::Tensor& positions) {
+  return utility_.score(evaluator_, positions.to(model_dtype_), utility::Split::kDev).utility;
+}
+
+namespace {
+
+// The baselines a search scores beside its particles: each expert, their uniform average, and
+// the configured merges, as full positions on the experts' device.
+std::vector<Candidate> baseline_candidates(const lora::ExpertPool& pool, const at::Tensor& experts,
+                                           const BaselineOptions& options) {
+  std::vector<Candidate> out;
+  for (int64_t e = 0; e < pool.size(); ++e) out.push_back({CandidateKind::kExpert, pool.names[e], experts[e]});
+  out.push_back({CandidateKind::kUniformAverage, "uniform average", experts.mean(0)});
+  lora::MergeOptions merge_options;
+  merge_options.density = options.density;
+  merge_options.seed = options.seed;
+  for (const auto& method : options.merges)
+    out.push_back({CandidateKind::kMerge, method, lora::merge(method, pool, merge_options).to(experts.device())});
+  return out;
+}
+
+}  // namespace
+
+std::vector<size_t> first_equal_rows(const std::vector<at::Tensor>& rows) {
+  std::vector<at::Tensor> host;
+  for (const auto& r : rows) host.push_back(r.to(at::kCPU).contiguous());
+  std::unordered_multimap<size_t, size_t> by_hash;
+  std::vector<size_t> first(rows.size());
+  for (size_t i = 0; i < host.size(); ++i) {
+    const std::string_view bytes(static_cast<const char*>(host[i].data_ptr()), host[i].nbytes());
+    const size_t hash = std::hash<std::string_view>{}(bytes);
+    first[i] = i;
+    const auto [begin, end] = by_hash.equal_range(hash);
+    for (auto it = begin; it != end; ++it) {
+      const at::Tensor& other = host[it->second];
+      if (other.nbytes() == host[i].nbytes() && other.scalar_type() == host[i].scalar_type() &&
+          std::memcmp(other.data_ptr(), host[i].data_ptr(), host[i].nbytes()) == 0) {
+        first[i] = it->second;
+        break;
+      }
+    }
+    if (first[i] == i) by_hash.emplace(hash, i);
+  }
+  return first;
+}
+
+bool LoadedJob::average_in_swarm(const TaskConfig& c) const {
+  return c.include_uniform_average && c.algorithm->common().swarm_size > n();
+}
+
+at::Tensor LoadedJob::initial_particles(const TaskConfig& c) const {
+  const at::Tensor own = coefficient_problem ? coefficient_problem->initial_particles().to(experts.device()) : experts;
+  if (!average_in_swarm(c)) return own;
+  return at::cat({own, own.mean(0, /*keepdim=*/true)});
+}
+
+std::string LoadedJob::base_model_name(const TaskConfig& c) const {
+  return pool.base_model_name_or_path.empty() ? c.base_model.string() : pool.base_model_name_or_path;
+}
+
+std::unique_ptr<LoadedJob> load_job(const TaskConfig& config) {
+  auto job = std::make_unique<LoadedJob>();
+  job->config = &config;
+  // The pool is checked against the base model's weight shapes before anything heavy is loaded.
+  job->pool = lora::ExpertPool::load(config.experts, lora::base_shapes_of(config.base_model));
+  const lora::ExpertPool& pool = job->pool;
+  log::info(cat("expert pool: ", pool.size(), " experts, ", pool.layout.slots().size(), " modules, D = ",
+                pool.layout.dim(), " numbers per particle"));
+
+  const model::EngineOptions engine_options{config.device, config.dtype, config.max_batch_tokens};
+  // Data files are read and checked here, before the model is loaded.
+  job->utility = utility::make_utility(config.utility, config.source.string(),
+                                       utility::task_context(config.source, engine_options));
+  job->info = job->utility->info();
+  const auto& info = job->info;
+  log::info(cat("utility: ", info.description, " (", info.dev_examples, " dev, ", info.validation_examples,
+                " validation, ", info.test_examples, " test examples)"));
+  job->evaluator = model::load_evaluator(config.base_model, &pool.layout, engine_options);
+
+  // The algorithm optimises positions, or mixing coefficients over the experts (LoraHub-style).
+  job->experts = pool.weights.to(job->evaluator->device());
+  job->positions_problem =
+      std::make_unique<DevUtilityProblem>(*job->evaluator, *job->utility, pool.layout.dim(), job->model_dtype());
+  job->problem = job->positions_problem.get();
+  job->to_position = [](const at::Tensor& x) { return x; };
+  if (config.space == SearchSpace::kCoefficients) {
+    job->coefficient_problem = std::make_unique<swarm::CoefficientProblem>(*job->positions_problem, job->experts);
+    job->problem = job->coefficient_problem.get();
+    job->to_position = [problem = job->coefficient_problem.get()](const at::Tensor& x) {
+      return problem->to_positions(x);
+    };
+  }
+  job->baselines = baseline_candidates(pool, job->experts, config.baselines);
+  return job;
+}
+
+std::string baseline_key(const Candidate& c) { return to_string(c.kind) + ":" + c.name; }
+
+std::vector<double> score_positions(LoadedJob& job, const std::vector<at::Tensor>& positions, utility::Split split) {
+  if (job.info.examples(split) == 0 || positions.empty()) return std::vector<double>(positions.size(), std::nan(""));
+  const std::vector<size_t> first = first_equal_rows(positions);
+  std::vector<at::Tensor> unique;
+  std::vector<size_t> slot(positions.size());
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (first[i] == i) {
+      slot[i] = unique.size();
+      unique.push_back(positions[i]);
+    } else {
+      slot[i] = slot[first[i]];
+    }
+  }
+  const std::vector<double> scored =
+      job.utility->score(*job.evaluator, at::stack(unique).to(job.model_dtype()), split).utility;
+  std::vector<double> out(positions.size());
+  for (size_t i = 0; i < positions.size(); ++i) out[i] = scored.at(slot[i]);
+  return out;
+}
+
+void score_outside_baselines(LoadedJob& job, bool average_in_swarm, json& metadata) {
+  metadata["uniform_average_in_swarm"] = average_in_swarm;
+  std::vector<const Candidate*> outside;  // baselines that are not rows of the first iteration
+  for (const auto& b : job.baselines)
+    if (b.kind == CandidateKind::kMerge || (b.kind == CandidateKind::kUniformAverage && !average_in_swarm))
+      outside.push_back(&b);
+  std::vector<at::Tensor> rows;
+  for (const auto* b : outside) rows.push_back(b->position);
+  const std::vector<double> dev = score_positions(job, rows, utility::Split::kDev);
+  for (size_t i = 0; i < outside.size(); ++i) {
+    metadata["baselines_dev"][baseline_key(*outside[i])] = number_or_null(dev[i]);
+    log::info(cat("baseline ", outside[i]->name, ": dev utility ", dev[i]));
+  }
+}
+
+namespace {
+
+// The baselines' dev utilities: the first iteration's rows, or what the checkpoint kept.
+void fill_baselines_dev(std::vector<Candidate>& baselines, int64_t n, const RunResult& run) {
+  const auto& initial = run.state.history.front().utilities;
+  const bool average_was_row = run.metadata.value("uniform_average_in_swarm", false);
+  const json stored_dev = run.metadata.value("baselines_dev", json::object());
+  for (int64_t e = 0; e < n; ++e) baselines[e].dev = initial.at(e);
+  for (size_t i = n; i < baselines.size(); ++i) {
+    Candidate& b = baselines[i];
+    const json stored = stored_dev.value(baseline_key(b), json());
+    b.dev = b.kind == CandidateKind::kUniformAverage && average_was_row ? initial.at(n)
+            : stored.is_number()                                      ? stored.get<double>()
+                                                                      : std::nan("");
+  }
+}
+
+}  // namespace
+
+Outcome begin_outcome(const LoadedJob& job, const TaskConfig& config, const RunResult& run) {
+  const swarm::State& state = run.state;
+  Outcome o;
+  o.baselines = job.baselines;
+  fill_baselines_dev(o.baselines, job.n(), run);
+
+  // The search's candidates: its best, then the algorithm's top-k.
+  o.candidates.push_back({CandidateKind::kSwarm, cat("global best (row ", state.best_index, ")"),
+                          job.to_position(state.best), state.best_utility});
+  const std::vector<swarm::Elite> elite = config.algorithm->elite(state, config.top_k);
+  for (size_t r = 0; r < elite.size(); ++r)
+    o.candidates.push_back({CandidateKind::kSwarm, cat("rank ", r + 1, " (", elite[r].label, ")"),
+                            job.to_position(elite[r].position), elite[r].utility});
+  // A row that never left an expert or the uniform average is that baseline.
+  for (auto& c : o.candidates)
+    for (const auto& b : o.baselines)
+      if (b.kind != CandidateKind::kMerge && at::equal(c.position, b.position)) {
+        c.kind = b.kind;
+        c.name = b.name;
+        break;
+      }
+  o.candidates.insert(o.candidates.end(), o.baselines.begin(), o.baselines.end());
+  o.selection = job.info.validation_examples > 0 ? SelectionSplit::kValidation : SelectionSplit::kDev;
+  return o;
+}
+
+void score_outcomes(LoadedJob& job, const std::vector<Outcome*>& outcomes) {
+  std::vector<at::Tensor> rows;
+  for (const Outcome* o : outcomes)
+    for (const auto& c : o->candidates) rows.push_back(c.position);
+  const auto validation = score_positions(job, rows, utility::Split::kValidation);
+  const auto test = score_positions(job, rows, utility::Split::kTest);
+  size_t i = 0;
+  for (Outcome* o : outcomes) {
+    for (auto& c : o->candidates) {
+      c.validation = validation[i];
+      c.test = test[i];
+      ++i;
+    }
+    const size_t first_baseline = o->candidates.size() - o->baselines.size();
+    for (size_t b = 0; b < o->baselines.size(); ++b) o->baselines[b] = o->candidates[first_baseline + b];
+  }
+}
+
+void select_outcome(const LoadedJob& job, Outcome& o, bool log_them) {
+  (void)job;
+  o.chosen = select_returned(o.candidates, o.selection);
+  std::vector<Candidate> experts;
+  for (const auto& b : o.baselines)
+    if (b.kind == CandidateKind::kExpert) experts.push_back(b);
+  o.warnings = overfitting_warnings(o.search_best(), experts);
+  if (!log_them) return;
+  if (o.returned().kind != CandidateKind::kSwarm)
+    log::warn(cat("the baseline ", o.returned().name, " (", to_string(o.returned().kind), ") scores higher on ",
+                  o.selection_name(), " than every row the search scored: best/ is that baseline"));
+  for (const auto& w : o.warnings) log::warn(w);
+}
+
+namespace {
+
+json make_report(const LoadedJob& job, const TaskConfig& config, const RunResult& run, const Outcome& o,
+                 const json& written, Clock::time_point start) {
+  const swarm::State& state = run.state;
+  const Candidate& returned = o.returned();
+  const int64_t n = job.n();
+  json report = search_summary(*config.algorithm, state, config.top_k);
+  json experts_json = json::array();
+  double best_expert_dev = -INFINITY, best_expert_test = -INFINITY;
+  for (int64_t e = 0; e < n; ++e) {
+    const Candidate& b = o.baselines[e];
+    if (std::isfinite(b.dev)) best_expert_dev = std::max(best_expert_dev, b.dev);
+    if (std::isfinite(b.test)) best_expert_test = std::max(best_expert_test, b.test);
+    experts_json.push_back({{"name", job.pool.names[e]}, {"path", config.experts[e].string()},
+                            {"dev", number_or_null(b.dev)}, {"validation", number_or_null(b.validation)},
+                            {"test", number_or_null(b.test)}});
+  }
+  const Candidate& average = o.baselines[n];
+  json merges = json::array();
+  for (size_t i = n + 1; i < o.baselines.size(); ++i) merges.push_back(o.baselines[i].to_json());
+  report["swarm_best"] = report["best"];
+  report["swarm_best"]["validation"] = number_or_null(o.search_best().validation);
+  report["swarm_best"]["test"] = number_or_null(o.search_best().test);
+  report["best"] = {{"source", to_string(returned.kind)}, {"name", returned.name}, {"selected_on", o.selection_name()},
+                    {"dev", number_or_null(returned.dev)}, {"validation", number_or_null(returned.validation)},
+                    {"test", number_or_null(returned.test)}, {"path", (config.output_dir / "best").string()}};
+  if (returned.kind == CandidateKind::kSwarm) {
+    report["best"]["particle"] = report["swarm_best"]["particle"];
+    report["best"]["found_at_iteration"] = report["swarm_best"]["found_at_iteration"];
+  }
+  for (size_t r = 0; r < report["top_k"].size(); ++r) {
+    report["top_k"][r]["validation"] = number_or_null(o.candidates[1 + r].validation);
+    report["top_k"][r]["test"] = number_or_null(o.candidates[1 + r].test);
+    report["top_k"][r]["path"] = written[r + 1]["dir"];
+  }
+  double search_seconds = 0;
+  int64_t evaluated_tokens = 0;
+  for (const auto& record : state.history) {
+    search_seconds += record.wall_time_s;
+    evaluated_tokens += record.extra.value("tokens", int64_t(0));
+  }
+  const auto& info = job.info;
+  report["versions"] = {{"modelswarm", MODELSWARM_VERSION}, {"torch", TORCH_VERSION}};
+  report["config"] = config.raw;
+  report["config_path"] = config.source.string();
+  report["device"] = job.evaluator->device().str();
+  report["dtype"] = dtype_name(job.model_dtype());
+  report["space"] = config.space == SearchSpace::kCoefficients ? "coefficients" : "parameters";
+  report["utility"] = {{"type", info.type}, {"metric", info.metric}, {"description", info.description},
+                       {"dev_examples", info.dev_examples}, {"validation_examples", info.validation_examples},
+                       {"test_examples", info.test_examples}};
+  report["experts"] = experts_json;
+  report["sources"] = {{"base_model", hf::describe_source(config.base_model)},
+                       {"experts", hf::describe_sources(config.experts)}};
+  report["uniform_average"] = {{"dev", number_or_null(average.dev)}, {"validation", number_or_null(average.validation)},
+                               {"test", number_or_null(average.test)},
+                               {"in_swarm", run.metadata.value("uniform_average_in_swarm", false)}};
+  report["baselines"] = merges;
+  report["warnings"] = o.warnings;
+  report["improvement"] = {{"dev_over_best_expert", number_or_null(returned.dev - best_expert_dev)},
+                           {"dev_over_uniform_average", number_or_null(returned.dev - average.dev)},
+                           {"test_over_best_expert", number_or_null(returned.test - best_expert_test)},
+                           {"test_over_uniform_average", number_or_null(returned.test - average.test)}};
+  report["evaluated_tokens"] = evaluated_tokens;
+  report["search_time_s"] = search_seconds;
+  report["seconds_per_iteration"] = number_or_null(search_seconds / static_cast<double>(state.history.size()));
+  report["wall_time_s"] = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace
+
+json write_run_outputs(const LoadedJob& job, const TaskConfig& config, const RunResult& run, const Outcome& outcome,
+                       Clock::time_point start, const json& extra) {
+  const Candidate& returned = outcome.returned();
+  const ReturnedAdapter returned_adapter{
+      returned.position,
+      {{"role", "returned"}, {"source", to_string(returned.kind)}, {"name", returned.name},
+       {"selected_on", outcome.selection_name()}, {"dev", number_or_null(returned.dev)},
+       {"validation", number_or_null(returned.validation)}, {"test", number_or_null(returned.test)}}};
+  const json written = write_search_outputs(config.output_dir, job.pool.layout, *config.algorithm, run.state,
+                                            config.top_k, job.base_model_name(config), job.to_position,
+                                            &returned_adapter);
+  json report = make_report(job, config, run, outcome, written, start);
+  for (const auto& [key, value] : extra.items()) report[key] = value;
+  write_report(config.output_dir, report);
+  report::write_html_report(config.output_dir);
+  return report;
+}
+
+}  // namespace modelswarm::search

@@ -1,0 +1,124 @@
+// Private to src/search: the steps a search job is made of, shared by `search` (search_job.cpp)
+// and `sweep` (sweep_job.cpp), which runs many searches over one loaded job.
+//
+//   load_job          the pool, the utility and its data, the engine, the problem, the baselines
+//   begin_outcome     a finished run's candidates: its best, its top-k, then the baselines
+//   score_outcomes    their validation and test utilities, every outcome's in one batched call
+//   select_outcome    the returned adapter and the overfitting warnings
+//   write_run_outputs best/, top_k/, report.json and report.html in a run directory
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "modelswarm/config/task_config.h"
+#include "modelswarm/lora/expert_pool.h"
+#include "modelswarm/model/evaluator.h"
+#include "modelswarm/search/candidates.h"
+#include "modelswarm/search/outputs.h"
+#include "modelswarm/search/runner.h"
+#include "modelswarm/swarm/coefficients.h"
+#include "modelswarm/swarm/problem.h"
+#include "modelswarm/utility/utility.h"
+
+namespace modelswarm::search {
+
+using Clock = std::chrono::steady_clock;
+
+/// A finite number, or null (JSON has no NaN or infinity).
+nlohmann::json number_or_null(double v);
+
+// The LLM as a swarm::Problem: positions (M, D) scored by the configured utility on the dev split.
+class DevUtilityProblem : public swarm::Problem {
+ public:
+  DevUtilityProblem(model::Evaluator& evaluator, utility::Utility& utility, int64_t dimension,
+                    c10::ScalarType model_dtype)
+      : evaluator_(evaluator), utility_(utility), dimension_(dimension), model_dtype_(model_dtype) {}
+
+  int64_t dimension() const override { return dimension_; }
+  std::vector<double> evaluate(const at::Tensor& positions) override;
+  std::string name() const override { return utility_.info().description; }
+
+ private:
+  model::Evaluator& evaluator_;
+  utility::Utility& utility_;
+  int64_t dimension_;
+  c10::ScalarType model_dtype_;
+};
+
+/// Everything a search works with, loaded and checked: the pool, the utility and its data, the
+/// engine, the problem the algorithm optimises, and the baselines scored beside it.
+struct LoadedJob {
+  const TaskConfig* config = nullptr;  // the config it was loaded from
+  lora::ExpertPool pool;
+  std::unique_ptr<utility::Utility> utility;
+  utility::UtilityInfo info;
+  std::unique_ptr<model::Evaluator> evaluator;
+  at::Tensor experts;  // (n, D) fp32 on the engine's device
+  std::unique_ptr<DevUtilityProblem> positions_problem;
+  std::unique_ptr<swarm::CoefficientProblem> coefficient_problem;
+  swarm::Problem* problem = nullptr;  // one of the two above
+  PositionMap to_position;
+  std::vector<Candidate> baselines;   // experts, uniform average, merges
+
+  int64_t n() const { return pool.size(); }
+  c10::ScalarType model_dtype() const { return evaluator->dtype(); }
+  /// Whether a search with these options starts with the uniform average as row n (it needs
+  /// room beside the experts).
+  bool average_in_swarm(const TaskConfig& config) const;
+  /// The rows a search starts from: the experts (one-hot mixes in the coefficient space), then
+  /// their uniform average when average_in_swarm.
+  at::Tensor initial_particles(const TaskConfig& config) const;
+  /// The base model's name for adapter_config.json.
+  std::string base_model_name(const TaskConfig& config) const;
+};
+
+std::unique_ptr<LoadedJob> load_job(const TaskConfig& config);
+
+/// The key under which a baseline's dev utility is kept in a checkpoint's metadata.
+std::string baseline_key(const Candidate& c);
+
+/// For each row, the index of the first row equal to it bit for bit (itself when none is earlier).
+std::vector<size_t> first_equal_rows(const std::vector<at::Tensor>& rows);
+
+/// Each position's utility on a split: identical rows are scored once, all of them in one
+/// batched call. NaN for every row when the split is empty.
+std::vector<double> score_positions(LoadedJob& job, const std::vector<at::Tensor>& positions, utility::Split split);
+
+/// The baselines that are not rows of a search's first iteration (the merges; the uniform average
+/// unless it is in the swarm), scored on dev into metadata["baselines_dev"]; also sets
+/// metadata["uniform_average_in_swarm"].
+void score_outside_baselines(LoadedJob& job, bool average_in_swarm, nlohmann::json& metadata);
+
+/// What a finished run returns and why.
+struct Outcome {
+  std::vector<Candidate> baselines;   // job.baselines with their utilities
+  std::vector<Candidate> candidates;  // the search's best, its top-k, then the baselines
+  size_t chosen = 0;                  // index into candidates of the returned adapter
+  SelectionSplit selection = SelectionSplit::kDev;
+  std::vector<std::string> warnings;
+
+  const Candidate& returned() const { return candidates[chosen]; }
+  const Candidate& search_best() const { return candidates.front(); }
+  const char* selection_name() const { return selection == SelectionSplit::kValidation ? "validation" : "dev"; }
+};
+
+/// A finished run's candidates with their dev utilities (validation and test not yet scored).
+Outcome begin_outcome(const LoadedJob& job, const TaskConfig& config, const RunResult& run);
+/// Scores validation and test of every outcome's candidates, one batched call per split.
+void score_outcomes(LoadedJob& job, const std::vector<Outcome*>& outcomes);
+/// Chooses the returned adapter (candidates.h) and works out the warnings; logs them when `log_them`.
+void select_outcome(const LoadedJob& job, Outcome& outcome, bool log_them);
+
+/// Writes best/ (the returned adapter), top_k/, report.json and report.html into
+/// config.output_dir; returns the report, to which `extra`'s fields are added.
+nlohmann::json write_run_outputs(const LoadedJob& job, const TaskConfig& config, const RunResult& run,
+                                 const Outcome& outcome, Clock::time_point start,
+                                 const nlohmann::json& extra = nlohmann::json::object());
+
+}  // namespace modelswarm::search
