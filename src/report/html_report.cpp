@@ -2,104 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iomanip>
 #include <limits>
 #include <sstream>
 
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/common/error.h"
+#include "report/svg_plot.h"
 
 namespace modelswarm::report {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace detail;
 
 namespace {
-
-// ---- small helpers ----------------------------------------------------------------------------
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string fixed(double v, int digits = 3) {
-  if (!std::isfinite(v)) return "–";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << v;
-  return out.str();
-}
-
-double number_or_nan(const json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nan("");
-  return j[key].get<double>();
-}
-
-// A linear mapping of data coordinates to an SVG viewport with margins for axes.
-struct Plot {
-  double width = 720, height = 300;
-  double left = 56, right = 16, top = 16, bottom = 36;
-  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
-  double x(double v) const { return left + (v - x_min) / (x_max - x_min) * (width - left - right); }
-  double y(double v) const { return height - bottom - (v - y_min) / (y_max - y_min) * (height - top - bottom); }
-};
-
-void fit_y(Plot& p, double lo, double hi) {
-  if (!std::isfinite(lo) || !std::isfinite(hi)) { lo = 0; hi = 1; }
-  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
-  const double pad = (hi - lo) * 0.08;
-  p.y_min = lo - pad;
-  p.y_max = hi + pad;
-}
-
-std::string axes(const Plot& p, const std::string& x_label, const std::string& y_label) {
-  std::ostringstream s;
-  s << "<line class='axis' x1='" << p.left << "' y1='" << p.height - p.bottom << "' x2='" << p.width - p.right
-    << "' y2='" << p.height - p.bottom << "'/>";
-  s << "<line class='axis' x1='" << p.left << "' y1='" << p.top << "' x2='" << p.left << "' y2='"
-    << p.height - p.bottom << "'/>";
-  for (int i = 0; i <= 4; ++i) {
-    const double v = p.y_min + (p.y_max - p.y_min) * i / 4;
-    s << "<line class='grid' x1='" << p.left << "' y1='" << p.y(v) << "' x2='" << p.width - p.right << "' y2='"
-      << p.y(v) << "'/><text class='tick' x='" << p.left - 6 << "' y='" << p.y(v) + 4 << "' text-anchor='end'>"
-      << fixed(v, 3) << "</text>";
-  }
-  const int x_ticks = static_cast<int>(std::min(10.0, p.x_max - p.x_min));
-  for (int i = 0; i <= std::max(1, x_ticks); ++i) {
-    const double v = p.x_min + (p.x_max - p.x_min) * i / std::max(1, x_ticks);
-    s << "<text class='tick' x='" << p.x(v) << "' y='" << p.height - p.bottom + 16 << "' text-anchor='middle'>"
-      << fixed(v, 0) << "</text>";
-  }
-  s << "<text class='label' x='" << (p.left + p.width - p.right) / 2 << "' y='" << p.height - 4
-    << "' text-anchor='middle'>" << escape(x_label) << "</text>";
-  s << "<text class='label' transform='translate(14," << (p.top + p.height - p.bottom) / 2
-    << ") rotate(-90)' text-anchor='middle'>" << escape(y_label) << "</text>";
-  return s.str();
-}
-
-std::string polyline(const Plot& p, const std::vector<std::pair<double, double>>& points, const std::string& cls) {
-  std::ostringstream s;
-  s << "<polyline class='" << cls << "' points='";
-  for (const auto& [x, y] : points)
-    if (std::isfinite(y)) s << p.x(x) << "," << p.y(y) << " ";
-  s << "'/>";
-  return s.str();
-}
-
-std::string svg_open(const Plot& p, const std::string& title) {
-  std::ostringstream s;
-  s << "<svg viewBox='0 0 " << p.width << " " << p.height << "' role='img' aria-label='" << escape(title) << "'>";
-  return s.str();
-}
 
 // ---- the charts -------------------------------------------------------------------------------
 
@@ -183,7 +98,7 @@ std::string comparison_chart(const std::vector<Bar>& bars) {
   p.x_min = lo;
   p.x_max = hi > lo ? hi * 1.08 : lo + 1;
   std::ostringstream s;
-  s << "<svg viewBox='0 0 " << p.width << " " << p.height << "' role='img' aria-label='experts vs swarm'>";
+  s << svg_open(p, "experts vs swarm");
   const double row = 34, bar = has_test ? 13 : 22;
   for (size_t i = 0; i < bars.size(); ++i) {
     const double y0 = p.top + i * row;
@@ -252,30 +167,6 @@ std::string warnings_section(const json& report) {
   return s.str();
 }
 
-const char* kStyle = R"(
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-main{max-width:960px;margin:0 auto;padding:24px 20px 48px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
-.sub{color:#5b6475;margin:0 0 16px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px}
-.card{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:12px 14px}
-.card b{display:block;font-size:22px}.card span{color:#5b6475;font-size:13px}
-section{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:12px 16px;margin-top:14px}
-svg{width:100%;height:auto;display:block}
-.axis{stroke:#8a93a5;stroke-width:1}.grid{stroke:#eceef2;stroke-width:1}
-.tick{font-size:11px;fill:#5b6475}.label{font-size:12px;fill:#3b4352}.value{font-size:11px;fill:#3b4352}
-polyline{fill:none;stroke-width:2}.best{stroke:#1f8a4c}.worst{stroke:#c0392b}.mean{stroke:#2e6fd1;stroke-dasharray:4 3}
-.particle{stroke-width:1.2;opacity:.75}
-rect.dev{fill:#2e6fd1}rect.test{fill:#f0a202}rect.swarm.dev{fill:#1f8a4c}rect.swarm.test{fill:#7fc79c}
-rect.average.dev{fill:#6f7b91}rect.average.test{fill:#b3bac7}
-.legend{font-size:13px;color:#5b6475;margin:4px 0 0}.k{display:inline-block;width:14px;height:4px;margin:0 4px 3px 10px;vertical-align:middle}
-.k.best{background:#1f8a4c}.k.worst{background:#c0392b}.k.mean{background:#2e6fd1}.k.dev{background:#2e6fd1;height:10px}.k.test{background:#f0a202;height:10px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
-th{width:200px;color:#5b6475;font-weight:600}td{word-break:break-all}
-section.warn{border-color:#e0a100;background:#fff8e5}
-pre{background:#f6f7f9;border-radius:6px;padding:10px;font-size:12px;overflow:auto;max-height:360px}
-)";
-
 }  // namespace
 
 std::string render_html(const json& report, const std::vector<json>& history) {
@@ -299,21 +190,15 @@ std::string render_html(const json& report, const std::vector<json>& history) {
   const std::string metric = report.contains("utility") && report["utility"].contains("type")
                                  ? report["utility"]["type"].get<std::string>()
                                  : std::string("utility");
-  html << "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-       << "<meta name='viewport' content='width=device-width,initial-scale=1'><title>modelswarm run report</title><style>"
-       << kStyle << "</style></head><body><main>";
+  html << page_open("modelswarm run report");
   html << "<h1>modelswarm run report</h1><p class='sub'>" << escape(metric) << " · "
        << history.size() << " iterations recorded"
        << (report.contains("stopped_because") ? " · stopped: " + escape(report["stopped_because"].get<std::string>()) : "")
        << "</p>";
-  html << "<div class='cards'>"
-       << "<div class='card'><span>returned (dev)</span><b>" << fixed(number_or_nan(best, "dev")) << "</b></div>"
-       << "<div class='card'><span>returned (test)</span><b>" << fixed(number_or_nan(best, "test")) << "</b></div>"
-       << "<div class='card'><span>best expert (dev)</span><b>" << fixed(best_expert_dev) << "</b></div>"
-       << "<div class='card'><span>uniform average (dev)</span><b>"
-       << fixed(number_or_nan(report.value("uniform_average", json::object()), "dev")) << "</b></div>"
-       << "<div class='card'><span>wall time</span><b>" << fixed(number_or_nan(report, "wall_time_s"), 1) << " s</b></div>"
-       << "</div>";
+  html << "<div class='cards'>" << card("returned (dev)", fixed(number_or_nan(best, "dev")))
+       << card("returned (test)", fixed(number_or_nan(best, "test"))) << card("best expert (dev)", fixed(best_expert_dev))
+       << card("uniform average (dev)", fixed(number_or_nan(report.value("uniform_average", json::object()), "dev")))
+       << card("wall time", fixed(number_or_nan(report, "wall_time_s"), 1) + " s") << "</div>";
   html << warnings_section(report);
   html << "<section><h2>Utility per iteration</h2>" << utility_chart(history) << "</section>";
   html << "<section><h2>Each particle's utility</h2>" << particle_chart(history) << "</section>";
@@ -321,7 +206,7 @@ std::string render_html(const json& report, const std::vector<json>& history) {
        << "</section>";
   html << "<section><h2>Every candidate</h2>" << candidates_table(report) << "</section>";
   html << "<section><h2>Run</h2>" << config_table(report) << "</section>";
-  html << "</main></body></html>\n";
+  html << page_close();
   return html.str();
 }
 
