@@ -59,6 +59,7 @@ int run_cli(int argc, char** argv) {
   };
   add(cli::add_inspect_command);
   add(cli::add_search_command);
+  add(cli::add_sweep_command);
   add(cli::add_report_command);
   add(cli::add_convert_command);
   add(cli::add_generate_command);

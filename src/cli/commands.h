@@ -12,6 +12,7 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner add_inspect_command(CLI::App& app);
 CommandRunner add_search_command(CLI::App& app);
+CommandRunner add_sweep_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
 CommandRunner add_convert_command(CLI::App& app);
 CommandRunner add_generate_command(CLI::App& app);

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "modelswarm/common/error.h"
+#include "modelswarm/common/json_reader.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/config/task_config.h"
 #include "modelswarm/model/evaluator.h"
@@ -23,6 +24,7 @@ CommandRunner add_search_command(CLI::App& app) {
     double expect_min_utility = 0;
     uint64_t seed = 0;
     std::string output_dir;
+    std::string search;
   };
   auto params = std::make_shared<Params>();
   CLI::App* sub = app.add_subcommand("search", "Run a search (Model Swarms unless search.algorithm says otherwise) as described by a task config");
@@ -34,6 +36,9 @@ CommandRunner add_search_command(CLI::App& app) {
   sub->add_flag("--validate-only", params->validate_only, "Check the config (and its utility's data) and exit");
   auto* seed = sub->add_option("--seed", params->seed, "Override search.seed (a run per seed: give each its --output-dir)");
   sub->add_option("--output-dir", params->output_dir, "Override output.dir (relative to the current directory)");
+  sub->add_option("--search", params->search,
+                  "Replace the config's search section by the JSON object in this file (a sweep's trials/NN/search.json)")
+      ->check(CLI::ExistingFile);
   auto* expect = sub->add_option("--expect-min-utility", params->expect_min_utility,
                                  "Exit with code 3 when the best dev utility is below this (CI regression runs)");
 
@@ -47,7 +52,14 @@ CommandRunner add_search_command(CLI::App& app) {
     TaskConfig config = TaskConfig::load(params->config);
     // Overrides go into the raw config, which is read again: report.json records it as the run's
     // configuration, and the search algorithm is built from it.
-    if (seed->count() > 0 || !params->output_dir.empty()) {
+    if (seed->count() > 0 || !params->output_dir.empty() || !params->search.empty()) {
+      if (!params->search.empty()) {
+        const nlohmann::json search = parse_json_file(params->search);
+        if (!search.is_object())
+          throw ConfigError(cat(params->search, ": expected a JSON object (a config's search section), got ",
+                                json_type_name(search)));
+        config.raw["search"] = search;
+      }
       if (seed->count() > 0) config.raw["search"]["seed"] = params->seed;
       if (!params->output_dir.empty())
         config.raw["output"]["dir"] = std::filesystem::absolute(params->output_dir).string();

@@ -83,6 +83,8 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
         "max_batch_tokens", e.get_or<int64_t>("max_batch_tokens", c.max_batch_tokens), 16, int64_t(1) << 32);
     e.reject_unknown_keys();
   }
+  // `modelswarm sweep` reads and checks it (search/sweep_plan.h); other commands ignore it.
+  if (r.has("sweep")) c.sweep = r.object("sweep").value();
   r.reject_unknown_keys();
   return c;
 }

@@ -37,6 +37,7 @@ struct TaskConfig {
   int64_t top_k = 3;                            // personal bests written to top_k/
   std::filesystem::path output_dir;
   int64_t max_batch_tokens = 8192;              // tokens per forward pass (all particles' rows)
+  nlohmann::json sweep;                         // `sweep` as given (null when absent): read by search/sweep_plan.h
   nlohmann::json raw;                           // the file as read, for the report
 
   /// Reads and validates; throws ConfigError naming the file and key path.
