@@ -9,6 +9,7 @@ of the search's own best (report.json `swarm_best`: what the algorithm found, ba
 and of the returned adapter (`best`, which may be a baseline), the search's best on dev, rows
 scored (`evaluations`) and seconds per search; then the best expert and the uniform average on
 test for reference, and a last table of the means over the targets other than the control.
+Runs of the same algorithm (e.g. two settings of it) are named by their directories.
 Standard library only.
 """
 import argparse
@@ -51,7 +52,12 @@ def main():
             sys.exit(f"quality_compare.py: no {directory}/<target>/seed-<S>/report.json found")
         by_target = {t: [report for _, report in seeds] for t, seeds in runs.items()}
         name = algorithm_of([r for reports in by_target.values() for r in reports], directory)
-        algorithms.append((name, by_target, suite))
+        algorithms.append((name, by_target, suite, directory))
+    names = [a[0] for a in algorithms]
+    if len(set(names)) < len(names):  # the same algorithm twice: tell the settings apart by directory
+        algorithms = [(os.path.basename(os.path.normpath(d)), b, s) for _, b, s, d in algorithms]
+    else:
+        algorithms = [(n, b, s) for n, b, s, _ in algorithms]
 
     targets = [t for t in algorithms[0][1] if all(t in a[1] for a in algorithms)]
     out = sys.stdout

@@ -62,6 +62,30 @@ std::string ranking_table(const json& summary, const std::filesystem::path& run_
   return out.str();
 }
 
+// With replicates: the configurations ranked by their mean over replicates (the ten best).
+std::string configuration_table(const json& summary) {
+  const json& configurations = summary.at("configurations");
+  auto varied_of = [](const json& c) {
+    std::string varied;
+    for (const auto& [k, v] : c.at("varied").items()) varied += (varied.empty() ? "" : " ") + k + "=" + cell(v);
+    return varied.empty() ? std::string("(the config's search section)") : varied;
+  };
+  int width = 8;
+  for (const auto& c : configurations) width = std::max(width, static_cast<int>(varied_of(c).size()) + 2);
+  std::ostringstream out;
+  out << "mean over " << summary.at("replicates").get<int64_t>() << " replicates (seeds)\n"
+      << "rank  config  " << std::left << std::setw(width) << "varied" << "dev     validation  test\n";
+  for (size_t r = 0; r < configurations.size() && r < 10; ++r) {
+    const json& c = configurations[r];
+    const json& m = c.at("returned_mean");
+    out << std::setw(6) << r + 1 << std::setw(8) << c.at("configuration").get<int64_t>() << std::setw(width)
+        << varied_of(c) << std::setw(8) << cell(m["dev"]) << std::setw(12) << cell(m["validation"]) << cell(m["test"])
+        << "\n";
+  }
+  if (configurations.size() > 10) out << "(" << configurations.size() - 10 << " more in sweep.json)\n";
+  return out.str();
+}
+
 }  // namespace
 
 CommandRunner add_sweep_command(CLI::App& app) {
@@ -104,7 +128,8 @@ CommandRunner add_sweep_command(CLI::App& app) {
     if (params->json) {
       std::cout << summary.dump() << "\n";
     } else {
-      std::cout << ranking_table(summary, config.output_dir);
+      std::cout << (summary.at("replicates").get<int64_t>() > 1 ? configuration_table(summary)
+                                                                 : ranking_table(summary, config.output_dir));
       std::cout << "winner: trial " << summary["winner"] << " (" << summary["selection"].get<std::string>() << " "
                 << cell(summary["winner_returned"][summary["selection"].get<std::string>()]) << ", test "
                 << cell(summary["winner_returned"]["test"]) << ")\n"

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -47,10 +49,15 @@ struct TrialRun {
   int64_t swarm_size() const { return config.algorithm->common().swarm_size; }
 };
 
+// "inertia=0.4031 algorithm=cma_es": a trial's varied values for log lines (4 significant digits).
 std::string describe(const json& varied) {
   std::string out;
-  for (const auto& [key, value] : varied.items())
-    out += cat(out.empty() ? "" : " ", key, "=", value.is_string() ? value.get<std::string>() : value.dump());
+  for (const auto& [key, value] : varied.items()) {
+    std::ostringstream v;
+    if (value.is_number_float()) v << std::setprecision(4) << value.get<double>();
+    else v << (value.is_string() ? value.get<std::string>() : value.dump());
+    out += cat(out.empty() ? "" : " ", key, "=", v.str());
+  }
   return out;
 }
 
@@ -67,6 +74,7 @@ class Sweep {
  private:
   std::vector<RunResult> finished_runs() const;
   std::vector<Outcome> returned_adapters(const std::vector<RunResult>& runs) const;
+  json configuration_ranking(const std::vector<Outcome>& outcomes, SelectionSplit selection) const;
   fs::path checkpoint_dir() const { return config_.output_dir / "checkpoint"; }
   void make_trials();
   void step_running_trials();
@@ -86,6 +94,7 @@ class Sweep {
   int64_t iteration_ = 0;    // sweep iterations completed
   int64_t engine_evaluations_ = 0;
   int64_t rows_last_iteration_ = 0;
+  double iterations_seconds_ = 0;  // in this process: scoring and updates, not loading or checkpoints
 };
 
 void Sweep::make_trials() {
@@ -131,12 +140,14 @@ void Sweep::start_or_resume(bool resume) {
   }
   // The baselines outside the swarm are scored once for every trial.
   score_outside_baselines(job_, /*average_in_swarm=*/false, baselines_metadata_);
+  const auto iteration_start = Clock::now();
   for (auto& t : trials_) {
     t.run.metadata = baselines_metadata_;
     t.run.metadata["uniform_average_in_swarm"] = job_.average_in_swarm(t.config);
     t.run.state = t.optimiser->begin_initial(job_.initial_particles(t.config), t.pending);
   }
   step_running_trials();
+  iterations_seconds_ += std::chrono::duration<double>(Clock::now() - iteration_start).count();
   stop_over_budget_trials();
   save();
 }
@@ -177,22 +188,26 @@ void Sweep::step_running_trials() {
   }
 }
 
-// Successive halving at a rung: the running trials outside the best `keep` fraction by best dev
-// utility (ties to the earlier trial) stop here.
+// Successive halving at a rung: the configurations still running outside the best `keep`
+// fraction by mean best dev utility over their replicates (ties to the earlier one) stop here.
 void Sweep::stop_trailing_trials() {
   if (!plan_.early_stopping.is_rung(iteration_)) return;
-  std::vector<TrialRun*> running;
-  for (auto& t : trials_)
-    if (t.running()) running.push_back(&t);
+  std::vector<int64_t> running;  // configurations with a running trial
+  for (const auto& t : trials_)
+    if (t.running() && (running.empty() || running.back() != t.trial->configuration))
+      running.push_back(t.trial->configuration);
   if (running.size() < 2) return;
-  std::stable_sort(running.begin(), running.end(), [](const TrialRun* a, const TrialRun* b) {
-    return a->run.state.best_utility > b->run.state.best_utility;
-  });
+  std::vector<double> best_dev(plan_.trials.size() / plan_.replicates, 0.0);
+  for (const auto& t : trials_)
+    best_dev[t.trial->configuration] += t.run.state.best_utility / static_cast<double>(plan_.replicates);
+  std::stable_sort(running.begin(), running.end(), [&](int64_t a, int64_t b) { return best_dev[a] > best_dev[b]; });
   const size_t keep = std::max<size_t>(
       1, static_cast<size_t>(std::ceil(plan_.early_stopping.keep * static_cast<double>(running.size()))));
-  for (size_t r = keep; r < running.size(); ++r) running[r]->run.status = "pruned";
+  for (size_t r = keep; r < running.size(); ++r)
+    for (auto& t : trials_)
+      if (t.trial->configuration == running[r] && t.running()) t.run.status = "pruned";
   log::info(cat("sweep iteration ", iteration_, ": early stopping keeps ", keep, " of ", running.size(),
-                " running trials"));
+                " running configurations"));
 }
 
 // Stops every running trial when the next iteration could score more rows than the budget left.
@@ -261,9 +276,11 @@ void Sweep::run(bool live_line) {
       if (live_line) std::cerr << "\n";
       throw Error(cat("interrupted after sweep iteration ", iteration_, "; resume with: ", resume_command));
     }
+    const auto iteration_start = Clock::now();
     for (auto& t : trials_)
       if (t.running()) t.pending = t.optimiser->begin_step(t.run.state);
     step_running_trials();
+    iterations_seconds_ += std::chrono::duration<double>(Clock::now() - iteration_start).count();
     ++iteration_;
     stop_trailing_trials();
     stop_over_budget_trials();
@@ -292,6 +309,8 @@ std::string stopped_because(const TrialRun& t) {
 json Sweep::trial_line(const TrialRun& t, const Outcome& o) const {
   const Candidate& r = o.returned();
   return {{"trial", t.trial->id},
+          {"configuration", t.trial->configuration},
+          {"replicate", t.trial->replicate},
           {"varied", t.trial->varied},
           {"search", t.trial->search},
           {"status", t.run.status},
@@ -345,13 +364,51 @@ json baselines_summary(const Outcome& o, int64_t n, SelectionSplit selection) {
   return {{"best_expert", best}, {"uniform_average", splits(o.baselines.at(n))}};
 }
 
+// Each configuration's mean over its replicates of the returned adapters' dev, validation and
+// test utilities, best first on the selection split (a missing utility counts as -inf; ties to
+// the earlier configuration).
+json Sweep::configuration_ranking(const std::vector<Outcome>& outcomes, SelectionSplit selection) const {
+  const size_t count = plan_.trials.size() / static_cast<size_t>(plan_.replicates);
+  const double r = static_cast<double>(plan_.replicates);
+  std::vector<std::array<double, 3>> mean(count, {0, 0, 0});  // dev, validation, test
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Candidate& c = outcomes[i].returned();
+    auto& m = mean[trials_[i].trial->configuration];
+    m[0] += c.dev / r;
+    m[1] += c.validation / r;
+    m[2] += c.test / r;
+  }
+  auto key = [&](size_t c) {
+    const double v = mean[c][selection == SelectionSplit::kValidation ? 1 : 0];
+    return std::isnan(v) ? -INFINITY : v;
+  };
+  std::vector<size_t> order(count);
+  for (size_t c = 0; c < count; ++c) order[c] = c;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+  json ranking = json::array();
+  for (size_t c : order) {
+    const Trial& first = plan_.trials[c * static_cast<size_t>(plan_.replicates)];
+    ranking.push_back({{"configuration", c}, {"varied", first.varied},
+                       {"returned_mean", {{"dev", number_or_null(mean[c][0])}, {"validation", number_or_null(mean[c][1])},
+                                          {"test", number_or_null(mean[c][2])}}}});
+  }
+  return ranking;
+}
+
 json Sweep::finish() {
   const std::vector<RunResult> runs = finished_runs();
   const std::vector<Outcome> outcomes = returned_adapters(runs);
   const SelectionSplit selection = winner_selection();
-  size_t winner = 0;  // ties to the earlier trial
-  for (size_t i = 1; i < outcomes.size(); ++i)
-    if (on_split(outcomes[i].returned(), selection) > on_split(outcomes[winner].returned(), selection)) winner = i;
+  const json configurations = configuration_ranking(outcomes, selection);
+  // The best configuration's best replicate (ties to the earlier trial).
+  const int64_t best_configuration = configurations.at(0).at("configuration");
+  size_t winner = 0;
+  bool found = false;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (trials_[i].trial->configuration != best_configuration) continue;
+    if (!found || on_split(outcomes[i].returned(), selection) > on_split(outcomes[winner].returned(), selection)) winner = i;
+    found = true;
+  }
   const TrialRun& w = trials_[winner];
 
   std::string lines;
@@ -376,9 +433,12 @@ json Sweep::finish() {
       {"selection", selection_name},
       {"varied", plan_.varied_summary()},
       {"winner", w.trial->id},
+      {"winner_configuration", best_configuration},
       {"winner_returned", trial_line(w, outcomes[winner])["returned"]},
       {"winner_search", w.trial->search},
       {"trials", trials_.size()},
+      {"replicates", plan_.replicates},
+      {"configurations", configurations},
       {"mode", plan_.mode},
       {"seed", plan_.seed},
       {"iterations", iteration_},
@@ -387,6 +447,7 @@ json Sweep::finish() {
       {"baselines", baselines_summary(outcomes[winner], job_.n(), selection)},
       {"sweep", plan_.raw},
       {"run_dir", config_.output_dir.string()},
+      {"search_time_s", iterations_seconds_},
       {"wall_time_s", std::chrono::duration<double>(Clock::now() - start_).count()}};
   write_text_atomic(config_.output_dir / "sweep.json", summary.dump(2) + "\n");
   report::write_sweep_html(config_.output_dir);

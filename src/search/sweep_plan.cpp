@@ -175,24 +175,37 @@ SweepPlan plan_sweep(const TaskConfig& config) {
       values.push_back(v);
     }
   }
+  plan.include_base = r.get_or<bool>("include_base", false);
+  if (plan.include_base) values.insert(values.begin(), json::object());
+  plan.replicates = r.in_range<int64_t>("replicates", r.get_or<int64_t>("replicates", 1), 1, 1000);
+  if (plan.replicates > 1 && config.sweep.at("vary").contains("seed"))
+    vary.fail("seed", "cannot vary with replicates: each configuration runs with seeds search.seed, search.seed + 1, ...");
+  if (static_cast<int64_t>(values.size()) * plan.replicates > kMaxTrials)
+    r.fail("replicates", cat("the sweep would have over ", kMaxTrials, " trials"));
   r.reject_unknown_keys();
 
   const json base = config.raw.value("search", json::object());
+  const uint64_t base_seed = config.algorithm->common().seed;
   int64_t first_rows = 0;
-  for (size_t t = 0; t < values.size(); ++t) {
-    Trial trial;
-    trial.id = static_cast<int64_t>(t);
-    try {
-      trial.search = trial_search(base, values[t], source, &trial.varied);
-      // Checked as `search` will read it: the algorithm's ranges, unknown keys, swarm_size ≥ experts.
-      json raw = config.raw;
-      raw["search"] = trial.search;
-      raw.erase("sweep");
-      first_rows += TaskConfig::parse(raw, config.source).algorithm->common().swarm_size;
-    } catch (const ConfigError& e) {
-      throw ConfigError(cat("sweep trial ", t, " (", values[t].dump(), "): ", e.what()));
+  for (size_t c = 0; c < values.size(); ++c) {
+    for (int64_t replicate = 0; replicate < plan.replicates; ++replicate) {
+      Trial trial;
+      trial.id = static_cast<int64_t>(plan.trials.size());
+      trial.configuration = static_cast<int64_t>(c);
+      trial.replicate = replicate;
+      try {
+        trial.search = trial_search(base, values[c], source, &trial.varied);
+        if (plan.replicates > 1) trial.search["seed"] = base_seed + static_cast<uint64_t>(replicate);
+        // Checked as `search` will read it: the algorithm's ranges, unknown keys, swarm_size ≥ experts.
+        json raw = config.raw;
+        raw["search"] = trial.search;
+        raw.erase("sweep");
+        first_rows += TaskConfig::parse(raw, config.source).algorithm->common().swarm_size;
+      } catch (const ConfigError& e) {
+        throw ConfigError(cat("sweep trial ", trial.id, " (", values[c].dump(), "): ", e.what()));
+      }
+      plan.trials.push_back(std::move(trial));
     }
-    plan.trials.push_back(std::move(trial));
   }
   if (plan.max_evaluations > 0 && first_rows > plan.max_evaluations)
     r.fail("max_evaluations", cat("the first iteration alone scores up to ", first_rows,

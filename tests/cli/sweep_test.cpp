@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -173,6 +175,43 @@ TEST(SweepCli, KilledAtRandomMomentsResumesToTheUninterruptedResult) {
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
     expect_same_sweep(reference, dir / "run");
   }
+}
+
+TEST(SweepCli, ReplicatedConfigurationsAreRankedAndStoppedByTheirMean) {
+  json task = small_sweep();
+  task["sweep"]["replicates"] = 2;
+  task["sweep"]["include_base"] = true;
+  task["sweep"]["early_stopping"] = {{"after", 2}, {"keep", 0.5}};
+  const fs::path dir = test::temp_dir("sweep-replicates");
+  const auto done = test::run_modelswarm(sweep_args(write_task(dir, task), false));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  const json summary = json::parse(done.out);
+  const auto trials = json_lines(dir / "run" / "sweep.jsonl");
+  ASSERT_EQ(trials.size(), 10u);  // 5 configurations (the config's own search first) × 2 seeds
+  ASSERT_EQ(summary["configurations"].size(), 5u);
+  // Both replicates of a configuration stop together; 3 of 5 configurations keep running.
+  std::map<int64_t, std::set<std::string>> statuses;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t["search"]["seed"], 3 + t["replicate"].get<int64_t>());
+    statuses[t["configuration"]].insert(t["status"]);
+  }
+  int pruned = 0;
+  for (const auto& [c, s] : statuses) {
+    EXPECT_EQ(s.size(), 1u) << "configuration " << c;
+    pruned += s.count("pruned") ? 1 : 0;
+  }
+  EXPECT_EQ(pruned, 2);
+  // The ranking is by the mean over the replicates; the winner is the best one's best replicate.
+  const json& ranking = summary["configurations"];
+  for (size_t r = 1; r < ranking.size(); ++r)
+    EXPECT_GE(ranking[r - 1]["returned_mean"]["validation"], ranking[r]["returned_mean"]["validation"]);
+  const int64_t best = ranking[0]["configuration"];
+  double mean = 0;
+  for (const auto& t : trials)
+    if (t["configuration"] == best) mean += t["returned"]["validation"].get<double>() / 2;
+  EXPECT_DOUBLE_EQ(ranking[0]["returned_mean"]["validation"].get<double>(), mean);
+  EXPECT_EQ(trials[summary["winner"].get<size_t>()]["configuration"], best);
+  EXPECT_EQ(summary["winner_configuration"], best);
 }
 
 TEST(SweepCli, TheBudgetStopsEveryTrialBeforeItWouldBeExceeded) {

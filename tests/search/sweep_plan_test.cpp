@@ -79,6 +79,26 @@ TEST(SweepPlan, ATrialOfAnotherAlgorithmTakesOnlyTheKeysItReads) {
   EXPECT_EQ(plan.trials[1].varied, json({{"algorithm", "cma_es"}, {"sigma", 0.2}}));
 }
 
+TEST(SweepPlan, ReplicatesRunEachConfigurationWithConsecutiveSeedsAfterTheBaseConfiguration) {
+  const SweepPlan plan = plan_sweep(task_with({{"seed", 7}, {"inertia", 0.3}},
+                                              {{"vary", {{"inertia", {0.1, 0.5}}}}, {"include_base", true}, {"replicates", 3}}));
+  ASSERT_EQ(plan.trials.size(), 9u);  // (the config's own search, 0.1, 0.5) × 3 seeds
+  for (size_t t = 0; t < plan.trials.size(); ++t) {
+    EXPECT_EQ(plan.trials[t].id, static_cast<int64_t>(t));
+    EXPECT_EQ(plan.trials[t].configuration, static_cast<int64_t>(t / 3));
+    EXPECT_EQ(plan.trials[t].replicate, static_cast<int64_t>(t % 3));
+    EXPECT_EQ(plan.trials[t].search["seed"], 7 + t % 3);
+  }
+  EXPECT_EQ(plan.trials[0].varied, json::object());
+  EXPECT_EQ(plan.trials[0].search["inertia"], 0.3);
+  EXPECT_EQ(plan.trials[4].search["inertia"], 0.1);
+  EXPECT_EQ(plan.trials[8].search["inertia"], 0.5);
+  const std::string error = test::message_of<ConfigError>([] {
+    plan_sweep(task_with(json::object(), {{"vary", {{"seed", {1, 2}}}}, {"replicates", 2}}));
+  });
+  EXPECT_NE(error.find("sweep.vary.seed: cannot vary with replicates"), std::string::npos) << error;
+}
+
 TEST(SweepPlan, EarlyStoppingRungsComeAfterTheMinimumAndThenEveryFew) {
   EarlyStopping e;
   e.after = 3;

@@ -7,15 +7,19 @@
 //              "swarm_size": {"min": 10, "max": 30, "integer": true},
 //              "algorithm": ["model_swarms", "cma_es"]},
 //     "mode": "grid" | "random",   default: grid when every key is a choice and `trials` is unset
-//     "trials": 16,                random mode: how many
+//     "trials": 16,                random mode: how many configurations
+//     "include_base": false,       configuration 0 is the config's own `search` section
+//     "replicates": 1,             runs of each configuration, search.seed, seed + 1, ...
 //     "seed": 0,                   the random mode's draws (each trial keeps search.seed unless varied)
 //     "max_evaluations": 0,        rows the engine may score in all (0: no limit)
 //     "early_stopping": {"after": 5, "every": 5, "keep": 0.5},   successive halving
 //     "selection": "auto" | "validation" | "dev"
 //   }
 //
-// Trials share search.seed unless it is varied (common random numbers: two trials differ by their
-// options, not by the luck of their draws). When `algorithm` varies, each trial takes the keys
+// A configuration is one set of values for the varied keys; each runs `replicates` times (its
+// trials), with search seeds search.seed, search.seed + 1, ...: every configuration sees the same
+// seeds (common random numbers: configurations differ by their options, not by the luck of their
+// draws), and configurations are ranked by the mean over their replicates. When `algorithm` varies, each trial takes the keys
 // its own algorithm reads, from `search` and from `vary`, and leaves the others out.
 #pragma once
 
@@ -39,8 +43,8 @@ struct VariedKey {
 };
 
 /// Successive halving: after `after` iterations, and every `every` iterations after that, the
-/// running trials whose best dev utility is not among the best `keep` fraction (rounded up, at
-/// least one) stop. after = 0: never.
+/// configurations still running whose mean best dev utility (over their replicates) is not among
+/// the best `keep` fraction (rounded up, at least one) stop. after = 0: never.
 struct EarlyStopping {
   int64_t after = 0;
   int64_t every = 5;
@@ -51,6 +55,8 @@ struct EarlyStopping {
 
 struct Trial {
   int64_t id = 0;
+  int64_t configuration = 0;  // trials of one configuration differ only by search.seed
+  int64_t replicate = 0;
   nlohmann::json varied;  // key -> the value this trial took (keys its algorithm does not read: absent)
   nlohmann::json search;  // the trial's whole `search` object
 };
@@ -64,7 +70,9 @@ struct SweepPlan {
   int64_t max_evaluations = 0;
   EarlyStopping early_stopping;
   SweepSelection selection = SweepSelection::kAuto;
-  std::vector<Trial> trials;
+  int64_t replicates = 1;
+  bool include_base = false;
+  std::vector<Trial> trials;  // configuration-major: trial = configuration × replicates + replicate
   nlohmann::json raw;  // the `sweep` section as given
 
   /// {"kind": "choice"|"range", "log": bool} per varied key (the HTML page's axes).
