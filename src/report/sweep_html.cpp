@@ -115,7 +115,7 @@ std::string cards(const json& summary, const std::vector<json>& trials) {
   const json* winner = winner_trial(summary, trials);
   const json returned = winner ? field(*winner, "returned") : json();
   const json& expert = field(field(summary, "baselines"), "best_expert");
-  const std::string expert_name = field(expert, "name").is_string() ? " " + field(expert, "name").get<std::string>() : "";
+  const std::string expert_name = field(expert, "name").is_string() ? cat(" ", field(expert, "name").get<std::string>()) : "";
   const json& evaluations = field(summary, "evaluations");
   std::ostringstream s;
   s << "<div class='cards'>" << card("winner (" + split + ")", fixed(number_or_nan(returned, split.c_str())))
@@ -131,8 +131,12 @@ std::string cards(const json& summary, const std::vector<json>& trials) {
 
 std::string status_text(const json& trial) {
   std::string text = text_of(field(trial, "status"));
-  if (field(trial, "stopped_because").is_string()) text += " · " + field(trial, "stopped_because").get<std::string>();
-  return text;
+  const json& because = field(trial, "stopped_because");
+  if (!because.is_string()) return text;
+  // "pruned at iteration 4" says "pruned" already.
+  const std::string& reason = because.get_ref<const std::string&>();
+  if (reason.rfind(text, 0) == 0) return reason;
+  return cat(text, " · ", reason);
 }
 
 std::string ranking_table(const json& summary, const std::vector<json>& trials, const std::vector<std::string>& keys) {
@@ -154,6 +158,30 @@ std::string ranking_table(const json& summary, const std::vector<json>& trials, 
     s << "<td>" << escape(status_text(*trial)) << "</td><td>" << escape(text_of(field(*trial, "iterations")))
       << "</td><td>" << escape(text_of(field(*trial, "evaluations"))) << "</td>";
     for (const char* column : {"dev", "validation", "test"}) s << "<td>" << fixed(number_or_nan(returned, column)) << "</td>";
+    s << "</tr>";
+  }
+  s << "</table>";
+  return s.str();
+}
+
+// With replicates: each configuration's mean over its trials, best first (summary.configurations).
+std::string configurations_table(const json& summary, const std::vector<std::string>& keys) {
+  const std::string split = selection_split(summary);
+  const json& winner = field(summary, "winner_configuration");
+  std::ostringstream s;
+  s << "<table class='ranking'><tr><th>rank</th><th>configuration</th>";
+  for (const std::string& key : keys) s << "<th>" << escape(key) << "</th>";
+  for (const char* column : {"dev", "validation", "test"})
+    s << "<th" << (column == split ? " class='selection'" : "") << ">mean " << column << "</th>";
+  s << "</tr>";
+  int rank = 0;
+  for (const json& c : field(summary, "configurations")) {
+    const json& varied = field(c, "varied");
+    const json& mean = field(c, "returned_mean");
+    s << "<tr" << (field(c, "configuration") == winner ? " class='winner'" : "") << "><td>" << ++rank << "</td><td>"
+      << escape(text_of(field(c, "configuration"))) << (varied.empty() ? " (the config's own search)" : "") << "</td>";
+    for (const std::string& key : keys) s << "<td>" << escape(text_of(field(varied, key.c_str()))) << "</td>";
+    for (const char* column : {"dev", "validation", "test"}) s << "<td>" << fixed(number_or_nan(mean, column)) << "</td>";
     s << "</tr>";
   }
   s << "</table>";
@@ -240,7 +268,7 @@ std::vector<ReferenceLine> reference_lines(const json& summary) {
   const std::string split = selection_split(summary);
   const json& expert_name = field(field(field(summary, "baselines"), "best_expert"), "name");
   std::vector<ReferenceLine> lines{
-      {"expert", "best expert" + (expert_name.is_string() ? " " + expert_name.get<std::string>() : ""),
+      {"expert", expert_name.is_string() ? cat("best expert ", expert_name.get<std::string>()) : "best expert",
        baseline_utility(summary, "best_expert", split)},
       {"average", "uniform average", baseline_utility(summary, "uniform_average", split)}};
   lines.erase(std::remove_if(lines.begin(), lines.end(), [](const ReferenceLine& l) { return !std::isfinite(l.utility); }),
@@ -332,6 +360,7 @@ std::string sweep_section(const json& summary) {
 const char* const kSweepStyle = R"(
 .ranking th{width:auto}.ranking td{word-break:normal}.ranking th.selection{color:#1d2330}
 tr.winner td{background:#e8f5ed;font-weight:600}
+div.wide{overflow-x:auto}table.ranking td{word-break:normal}
 circle.point{fill:#2e6fd1;stroke:#2e6fd1;stroke-width:1.5;opacity:.85}circle.point.pruned{fill:#fff}
 circle.point.winner{fill:#1f8a4c;stroke:#14532d;stroke-width:2;opacity:1}
 line.ref{stroke-width:1.5;stroke-dasharray:6 4}line.ref.expert{stroke:#c0392b}line.ref.average{stroke:#6f7b91}
@@ -347,7 +376,12 @@ std::string render_sweep_html(const json& summary, const std::vector<json>& tria
   std::ostringstream html;
   html << page_open("modelswarm sweep report", kSweepStyle) << "<h1>modelswarm sweep report</h1>"
        << subtitle(summary, trials) << cards(summary, trials);
-  html << "<section><h2>Trials, best first</h2>" << ranking_table(summary, trials, keys) << "</section>";
+  const json& replicates = field(summary, "replicates");
+  if (replicates.is_number_integer() && replicates.get<int64_t>() > 1 && field(summary, "configurations").is_array())
+    html << "<section><h2>Configurations, best first (mean over " << replicates.get<int64_t>()
+         << " replicates)</h2><div class='wide'>" << configurations_table(summary, keys) << "</div></section>";
+  html << "<section><h2>Trials, best first</h2><div class='wide'>" << ranking_table(summary, trials, keys)
+       << "</div></section>";
   html << charts_section(summary, trials, keys);
   html << "<section><h2>Sweep</h2>" << sweep_section(summary) << "</section>";
   html << page_close();

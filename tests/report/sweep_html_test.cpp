@@ -100,7 +100,7 @@ TEST(SweepHtml, RanksEveryTrialBestFirstWithTheWinnerHighlighted) {
   // rank, trial, algorithm, inertia, restart, step_length, status, iterations, evaluations, dev, validation, test
   EXPECT_EQ(rows[0], (std::vector<std::string>{"1", "3", "model_swarms", "0.31", "false", "0.05", "finished · patience",
                                                "12", "240", "0.900", "0.880", "–"}));
-  EXPECT_EQ(rows[4][6], "pruned · pruned at iteration 10");
+  EXPECT_EQ(rows[4][6], "pruned at iteration 10");
 }
 
 TEST(SweepHtml, ShowsTheWinnerAndTheBaselinesOnTheSelectionSplit) {
@@ -240,6 +240,34 @@ TEST(SweepHtml, IgnoresATornLastTrialLineButNotABadMiddleOne) {
   }
   const std::string bad = test::message_of<Error>([&] { report::write_sweep_html(dir); });
   EXPECT_NE(bad.find((dir / "sweep.jsonl").string() + ":3"), std::string::npos) << bad;
+}
+
+}  // namespace
+}  // namespace modelswarm
+
+namespace modelswarm {
+namespace {
+
+TEST(SweepHtml, WithReplicatesRanksTheConfigurationsByTheirMeanFirst) {
+  json summary = sample_summary();
+  summary["replicates"] = 2;
+  summary["winner_configuration"] = 1;
+  summary["configurations"] = json::parse(R"([
+    {"configuration": 1, "varied": {"inertia": 0.31}, "returned_mean": {"dev": 0.9, "validation": 0.85, "test": 0.8}},
+    {"configuration": 0, "varied": {}, "returned_mean": {"dev": 0.7, "validation": 0.65, "test": null}}])");
+  const std::string html = report::render_sweep_html(summary, sample_trials());
+  ASSERT_NE(html.find("Configurations, best first (mean over 2 replicates)"), std::string::npos);
+  std::vector<bool> highlighted;
+  const auto rows = ranking_rows(html, &highlighted);  // the first table: the configurations
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], "1");
+  EXPECT_EQ(rows[1][1], "0 (the config's own search)");
+  EXPECT_TRUE(highlighted[0]);
+  EXPECT_FALSE(highlighted[1]);
+  EXPECT_EQ(rows[1].back(), "–");  // a missing mean
+  // Without replicates there is no such table.
+  EXPECT_EQ(report::render_sweep_html(sample_summary(), sample_trials()).find("Configurations, best first"),
+            std::string::npos);
 }
 
 }  // namespace
