@@ -76,6 +76,7 @@ CommandRunner add_search_command(CLI::App& app) {
     flags.resume = params->resume;
     if (expect->count() > 0) flags.expect_min_utility = params->expect_min_utility;
     auto result = search::run_search(config, flags);
+    if (!result.writer) return result.exit_code;  // rank 0 prints the summary
     if (params->json) {
       nlohmann::json summary = {{"best", result.report["best"]},
                                 {"experts", result.report["experts"]},

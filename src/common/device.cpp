@@ -1,8 +1,11 @@
 #include "modelswarm/common/device.h"
 
+#include <torch/cuda.h>
+
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 
+#include <cstdlib>
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -12,6 +15,20 @@
 #include "modelswarm/common/error.h"
 
 namespace modelswarm {
+
+std::vector<std::string> expand_devices(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    if (name != "cuda:all") {
+      out.push_back(name);
+      continue;
+    }
+    const int64_t count = at::hasCUDA() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+    if (count == 0) throw ConfigError("device 'cuda:all' requested but no CUDA device is available");
+    for (int64_t i = 0; i < count; ++i) out.push_back(cat("cuda:", i));
+  }
+  return out;
+}
 
 c10::Device parse_device(const std::string& name) {
   const bool cuda_available = at::hasCUDA();
@@ -48,8 +65,11 @@ std::string dtype_name(c10::ScalarType dtype) {
 
 void configure_runtime() {
   static const bool done = [] {
+    // OMP_NUM_THREADS, when set, wins: torchrun sets it to 1 for each of several ranks on a node.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    at::set_num_threads(static_cast<int>(cores));
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    const int requested = omp ? std::atoi(omp) : 0;
+    at::set_num_threads(requested > 0 ? requested : static_cast<int>(cores));
 #if defined(__GLIBC__)
     // glibc maps blocks over its mmap threshold (32 MB at most) afresh and unmaps them at free, so
     // a pass's activations and KV cache (tens to hundreds of MB on CPU) were page-faulted and

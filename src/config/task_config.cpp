@@ -55,7 +55,14 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
   for (const auto& e : r.get<std::vector<std::string>>("experts"))
     c.experts.push_back(hf::resolve_path(e, base_dir, r.where("experts")));
   if (c.experts.size() < 2) r.fail("experts", cat("needs at least 2 adapter directories, got ", c.experts.size()));
-  c.device = r.get_or<std::string>("device", c.device);
+  // One device, or a list of them: one replica of the model on each, "cuda:all" for every GPU.
+  if (r.has("device") && r.value().at("device").is_array()) {
+    c.devices = r.get<std::vector<std::string>>("device");
+    if (c.devices.empty()) r.fail("device", "an empty list; name at least one device");
+  } else {
+    c.devices = {r.get_or<std::string>("device", c.device)};
+  }
+  c.device = c.devices.front();
   c.dtype = r.get_or<std::string>("dtype", c.dtype);
 
   {
@@ -81,6 +88,8 @@ TaskConfig TaskConfig::parse(const nlohmann::json& json, const fs::path& source)
     JsonReader e = r.object("engine");
     c.max_batch_tokens = e.in_range<int64_t>(
         "max_batch_tokens", e.get_or<int64_t>("max_batch_tokens", c.max_batch_tokens), 16, int64_t(1) << 32);
+    c.rank_timeout_s =
+        e.in_range<int64_t>("rank_timeout_s", e.get_or<int64_t>("rank_timeout_s", c.rank_timeout_s), 1, 86400);
     e.reject_unknown_keys();
   }
   // `modelswarm sweep` reads and checks it (search/sweep_plan.h); other commands ignore it.

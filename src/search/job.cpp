@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <string_view>
 #include <unordered_map>
 
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/common/strings.h"
 #include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/lora/merge.h"
 #include "modelswarm/report/html_report.h"
@@ -80,7 +82,39 @@ std::string LoadedJob::base_model_name(const TaskConfig& c) const {
   return pool.base_model_name_or_path.empty() ? c.base_model.string() : pool.base_model_name_or_path;
 }
 
-std::unique_ptr<LoadedJob> load_job(const TaskConfig& config) {
+std::vector<std::string> devices_of_this_process(const TaskConfig& config, const dist::World& world) {
+  const std::vector<std::string> all = expand_devices(config.devices);
+  if (!world.distributed()) return all;
+  const std::string& mine = all[static_cast<size_t>(world.local_rank) % all.size()];
+  if ((mine == "auto" || mine == "cuda") && at::hasCUDA()) return {cat("cuda:", world.local_rank)};
+  return {mine};
+}
+
+std::string run_fingerprint(const TaskConfig& config) {
+  json what = config.raw;
+  what["modelswarm"] = MODELSWARM_VERSION;
+  std::ostringstream hex;
+  hex << std::hex << std::hash<std::string>{}(what.dump());
+  return hex.str();
+}
+
+namespace {
+
+// The scorer of one device: its own utility (data read and checked again) and engine.
+LoadedJob::Replica load_replica(const TaskConfig& config, const lora::ExpertPool& pool, const std::string& device,
+                                int64_t dimension) {
+  LoadedJob::Replica r;
+  r.device = device;
+  const model::EngineOptions options{device, config.dtype, config.max_batch_tokens};
+  r.utility = utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, options));
+  r.evaluator = model::load_evaluator(config.base_model, &pool.layout, options);
+  r.problem = std::make_unique<DevUtilityProblem>(*r.evaluator, *r.utility, dimension, r.evaluator->dtype());
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<LoadedJob> load_job(const TaskConfig& config, dist::RankGroup* ranks) {
   auto job = std::make_unique<LoadedJob>();
   job->config = &config;
   // The pool is checked against the base model's weight shapes before anything heavy is loaded.
@@ -89,7 +123,8 @@ std::unique_ptr<LoadedJob> load_job(const TaskConfig& config) {
   log::info(cat("expert pool: ", pool.size(), " experts, ", pool.layout.slots().size(), " modules, D = ",
                 pool.layout.dim(), " numbers per particle"));
 
-  const model::EngineOptions engine_options{config.device, config.dtype, config.max_batch_tokens};
+  const std::vector<std::string> devices = devices_of_this_process(config, ranks ? ranks->world() : dist::World());
+  const model::EngineOptions engine_options{devices.front(), config.dtype, config.max_batch_tokens};
   // Data files are read and checked here, before the model is loaded.
   job->utility = utility::make_utility(config.utility, config.source.string(),
                                        utility::task_context(config.source, engine_options));
@@ -103,14 +138,31 @@ std::unique_ptr<LoadedJob> load_job(const TaskConfig& config) {
   job->experts = pool.weights.to(job->evaluator->device());
   job->positions_problem =
       std::make_unique<DevUtilityProblem>(*job->evaluator, *job->utility, pool.layout.dim(), job->model_dtype());
-  job->problem = job->positions_problem.get();
+  swarm::Problem* positions = job->positions_problem.get();
+  if (devices.size() > 1) {
+    std::vector<swarm::Problem*> scorers = {positions};
+    std::vector<std::string> names = {cat("device 0 (", devices.front(), ")")};
+    for (size_t d = 1; d < devices.size(); ++d) {
+      job->replicas.push_back(load_replica(config, pool, devices[d], pool.layout.dim()));
+      scorers.push_back(job->replicas.back().problem.get());
+      names.push_back(cat("device ", d, " (", devices[d], ")"));
+    }
+    job->sharded_problem = std::make_unique<swarm::ShardedProblem>(scorers, names);
+    positions = job->sharded_problem.get();
+    log::info(cat("each iteration's rows are split over ", devices.size(), " devices: ", join(devices, ", ")));
+  }
+  job->problem = positions;
   job->to_position = [](const at::Tensor& x) { return x; };
   if (config.space == SearchSpace::kCoefficients) {
-    job->coefficient_problem = std::make_unique<swarm::CoefficientProblem>(*job->positions_problem, job->experts);
+    job->coefficient_problem = std::make_unique<swarm::CoefficientProblem>(*positions, job->experts);
     job->problem = job->coefficient_problem.get();
     job->to_position = [problem = job->coefficient_problem.get()](const at::Tensor& x) {
       return problem->to_positions(x);
     };
+  }
+  if (ranks) {
+    job->rank_problem = std::make_unique<dist::RankShardedProblem>(*job->problem, *ranks);
+    job->problem = job->rank_problem.get();
   }
   job->baselines = baseline_candidates(pool, job->experts, config.baselines);
   return job;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "modelswarm/config/task_config.h"
+#include "modelswarm/dist/rank_problem.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/evaluator.h"
 #include "modelswarm/search/candidates.h"
@@ -24,6 +25,7 @@
 #include "modelswarm/search/runner.h"
 #include "modelswarm/swarm/coefficients.h"
 #include "modelswarm/swarm/problem.h"
+#include "modelswarm/swarm/sharded_problem.h"
 #include "modelswarm/utility/utility.h"
 
 namespace modelswarm::search {
@@ -61,8 +63,18 @@ struct LoadedJob {
   std::unique_ptr<model::Evaluator> evaluator;
   at::Tensor experts;  // (n, D) fp32 on the engine's device
   std::unique_ptr<DevUtilityProblem> positions_problem;
+  /// More devices of this process (`device` as a list): a model, utility and problem on each.
+  struct Replica {
+    std::string device;
+    std::unique_ptr<utility::Utility> utility;
+    std::unique_ptr<model::Evaluator> evaluator;
+    std::unique_ptr<DevUtilityProblem> problem;
+  };
+  std::vector<Replica> replicas;
+  std::unique_ptr<swarm::ShardedProblem> sharded_problem;        // positions over every device
   std::unique_ptr<swarm::CoefficientProblem> coefficient_problem;
-  swarm::Problem* problem = nullptr;  // one of the two above
+  std::unique_ptr<dist::RankShardedProblem> rank_problem;        // over the ranks of a distributed run
+  swarm::Problem* problem = nullptr;  // the outermost of the above: what the algorithm optimises
   PositionMap to_position;
   std::vector<Candidate> baselines;   // experts, uniform average, merges
 
@@ -78,7 +90,16 @@ struct LoadedJob {
   std::string base_model_name(const TaskConfig& config) const;
 };
 
-std::unique_ptr<LoadedJob> load_job(const TaskConfig& config);
+/// Loads the job; with `ranks`, on this rank's device, its rows shared with the other ranks.
+std::unique_ptr<LoadedJob> load_job(const TaskConfig& config, dist::RankGroup* ranks = nullptr);
+
+/// The devices this process uses: the config's list, or in a distributed run the one of its
+/// LOCAL_RANK ("auto"/"cuda" as cuda:LOCAL_RANK when CUDA is there, a list's entry LOCAL_RANK
+/// modulo its length).
+std::vector<std::string> devices_of_this_process(const TaskConfig& config, const dist::World& world);
+
+/// A hash of what a rank runs (its config and modelswarm's version), compared at rendezvous.
+std::string run_fingerprint(const TaskConfig& config);
 
 /// The key under which a baseline's dev utility is kept in a checkpoint's metadata.
 std::string baseline_key(const Candidate& c);

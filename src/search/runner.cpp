@@ -46,7 +46,7 @@ Runner::Runner(const swarm::Algorithm& algorithm, swarm::Problem& problem, RunSe
 
 RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_iteration) {
   std::optional<RunLock> lock;
-  if (settings_.take_lock) lock.emplace(RunLock::acquire(settings_.run_dir));
+  if (settings_.take_lock && settings_.writer) lock.emplace(RunLock::acquire(settings_.run_dir));
   const swarm::Optimiser optimiser(*algorithm_, *problem_);
   const json options = swarm::to_json(*algorithm_);
   const auto dir = checkpoint_dir();
@@ -56,6 +56,7 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
 
   auto finish_iteration = [&](bool first) {
     if (on_iteration) on_iteration(state);
+    if (!settings_.writer) return;
     swarm::save_checkpoint(dir, state, options, result.metadata);
     if (first) rewrite_history(history_file(), state.history);
     else append_history(history_file(), state.history.back());
@@ -75,7 +76,7 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
     result.metadata = checkpoint.metadata;
     optimiser.update_stop_reason(state);
     // The checkpoint's history is the truth: drop lines a crash left past it, or a torn line.
-    rewrite_history(history_file(), state.history);
+    if (settings_.writer) rewrite_history(history_file(), state.history);
     log::info(cat("resuming ", settings_.run_dir.string(), " after iteration ", state.iteration, " (best utility ",
                   state.best_utility, ")"));
   } else {
@@ -88,7 +89,9 @@ RunResult Runner::run(const at::Tensor& initial, const IterationCallback& on_ite
   }
 
   while (!state.finished()) {
-    if (stop_requested()) {
+    const bool stop = settings_.agree_to_stop ? settings_.agree_to_stop(stop_requested(), state.iteration)
+                                              : stop_requested();
+    if (stop) {
       result.outcome = RunOutcome::kInterrupted;
       log::warn(cat("interrupted after iteration ", state.iteration, "; the checkpoint in ", dir.string(),
                     " is complete. Resume with: ",

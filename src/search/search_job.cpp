@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <iostream>
 #include <sstream>
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
+#include "modelswarm/dist/world.h"
 #include "modelswarm/lora/merge.h"
 #include "modelswarm/search/run_lock.h"
 #include "modelswarm/search/runner.h"
@@ -54,7 +56,22 @@ std::string progress_line(const swarm::State& state, const swarm::Algorithm& alg
 
 // Scores the baselines that are not rows of the first iteration on dev (a fresh run only: the
 // checkpoint keeps them), then runs or resumes the algorithm to its end.
-RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_point start) {
+// Each device's or rank's share of the last evaluation and its rows per second, or "".
+std::string shares_line(const LoadedJob& job) {
+  if (job.rank_problem) {
+    std::vector<std::string> names;
+    for (size_t r = 0; r < job.rank_problem->last_shares().size(); ++r) names.push_back(cat("rank ", r));
+    return swarm::describe_shares(job.rank_problem->last_shares(), names);
+  }
+  if (job.sharded_problem) {
+    std::vector<std::string> names;
+    for (size_t d = 0; d < job.sharded_problem->last_shares().size(); ++d) names.push_back(cat("device ", d));
+    return swarm::describe_shares(job.sharded_problem->last_shares(), names);
+  }
+  return "";
+}
+
+RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_point start, dist::RankGroup* ranks) {
   const TaskConfig& config = *job.config;
   const swarm::Algorithm& algorithm = *config.algorithm;
   RunSettings settings;
@@ -66,7 +83,16 @@ RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_po
   if (config.include_uniform_average && !average_in_swarm)
     log::info(cat("search.swarm_size (", algorithm.common().swarm_size, ") leaves no room for the uniform average ",
                   "beside the ", job.n(), " experts: it is scored as a baseline only"));
-  if (!flags.resume && !swarm::checkpoint_exists(config.output_dir / "checkpoint"))
+  const bool writer = !ranks || ranks->world().writer();
+  settings.writer = writer;
+  if (ranks)
+    settings.agree_to_stop = [ranks](bool requested, int64_t iteration) {
+      for (const auto& flag : ranks->exchange(cat("stop/", iteration), requested ? "1" : "0"))
+        if (flag == "1") return true;
+      return false;
+    };
+  // Only the writer needs the baselines' dev utilities (they go into its checkpoint).
+  if (writer && !flags.resume && !swarm::checkpoint_exists(config.output_dir / "checkpoint"))
     score_outside_baselines(job, average_in_swarm, settings.metadata);
 
   const bool live = flags.progress_line && ::isatty(STDERR_FILENO);
@@ -75,8 +101,9 @@ RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_po
     const int64_t tokens = job.evaluator->tokens_processed();
     state.history.back().extra["tokens"] = tokens - tokens_seen;
     tokens_seen = tokens;
-    const std::string line =
-        progress_line(state, algorithm, std::chrono::duration<double>(Clock::now() - start).count());
+    std::string line = progress_line(state, algorithm, std::chrono::duration<double>(Clock::now() - start).count());
+    const std::string shares = shares_line(job);
+    if (!shares.empty()) line += cat("  (", shares, ")");
     if (live) {
       std::cerr << "\r" << line << "   " << std::flush;
     } else {
@@ -86,7 +113,15 @@ RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_po
   StopSignal stop_signal;
   log::info(cat("search algorithm: ", algorithm.name(), " (", swarm::algorithm_summary(algorithm.name()), ")"));
   Runner runner(algorithm, *job.problem, settings);
-  RunResult run = runner.run(job.initial_particles(config), on_iteration);
+  RunResult run;
+  try {
+    run = runner.run(job.initial_particles(config), on_iteration);
+  } catch (const Error& e) {
+    if (!ranks) throw;
+    // A rank that died or hangs: the others stop here; the checkpoint on disk is complete.
+    throw Error(cat(e.what(), "; ", config.output_dir.string(), " holds a complete checkpoint: resume with ",
+                    settings.resume_command, " (with any number of ranks)"));
+  }
   if (live) std::cerr << "\n";
   if (run.outcome == RunOutcome::kInterrupted)
     throw Error(cat("interrupted after iteration ", run.state.iteration, "; resume with: ", settings.resume_command));
@@ -101,16 +136,33 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   const auto start = Clock::now();
   const fs::path run_dir = config.output_dir;
   check_baselines(config);
-  // Locked first: a second search on this directory is refused before it loads anything or
-  // writes a line into this run's log.
-  const RunLock lock = RunLock::acquire(run_dir);
-  add_log_file((run_dir / "search.log").string());
+  // A distributed run meets first: a rank started with another config is refused before any work.
+  const dist::World world = dist::World::from_environment();
+  std::unique_ptr<dist::RankGroup> ranks;
+  if (world.distributed()) {
+    ranks = std::make_unique<dist::RankGroup>(world, std::chrono::seconds(config.rank_timeout_s));
+    ranks->check_same_run(run_fingerprint(config));
+    log::info(cat("rank ", world.rank, " of ", world.world_size, " (local rank ", world.local_rank, ")"));
+    if (!world.writer()) setup_logging(Verbosity::kQuiet);  // rank 0 tells the story; the others warn
+  }
+  // Locked next, by the one process that writes: a second search on this directory is refused
+  // before it loads anything or writes a line into this run's log.
+  std::optional<RunLock> lock;
+  if (world.writer()) {
+    lock.emplace(RunLock::acquire(run_dir));
+    add_log_file((run_dir / "search.log").string());
+  }
   log::info(cat(flags.resume ? "resuming" : "starting", " search: config ", config.source.string(), ", run directory ",
                 run_dir.string()));
   if (!config.sweep.is_null()) log::info("the config's sweep section is for `modelswarm sweep`; search ignores it");
 
-  const std::unique_ptr<LoadedJob> job = load_job(config);
-  const RunResult run = run_algorithm(*job, flags, start);
+  const std::unique_ptr<LoadedJob> job = load_job(config, ranks.get());
+  const RunResult run = run_algorithm(*job, flags, start, ranks.get());
+  if (!world.writer()) {  // rank 0 chooses, scores and writes what the search returns
+    SearchResult result;
+    result.writer = false;
+    return result;
+  }
   Outcome outcome = begin_outcome(*job, config, run);
   score_outcomes(*job, {&outcome});
   select_outcome(*job, outcome, /*log_them=*/true);

@@ -15,6 +15,7 @@
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/common/strings.h"
+#include "modelswarm/dist/world.h"
 #include "modelswarm/report/sweep_html.h"
 #include "modelswarm/search/history.h"
 #include "modelswarm/search/run_lock.h"
@@ -482,6 +483,9 @@ json run_sweep(const TaskConfig& config, const SweepFlags& flags) {
   const auto start = Clock::now();
   const SweepPlan plan = plan_sweep(config);
   check_baselines(config);
+  if (dist::World::from_environment().distributed())
+    throw ConfigError(cat(config.source.string(), ": sweep runs in one process (WORLD_SIZE > 1 here): give `device` a ",
+                          "list to spread its rows over several devices, or run one search per rank"));
   const RunLock lock = RunLock::acquire(config.output_dir);
   add_log_file((config.output_dir / "sweep.log").string());
   log::info(cat(flags.resume ? "resuming" : "starting", " sweep of ", plan.trials.size(), " trials (", plan.mode,

@@ -29,6 +29,8 @@ std::vector<double> evaluate_checked(Problem& problem, const at::Tensor& positio
   std::vector<double> utilities;
   try {
     utilities = problem.evaluate(positions);
+  } catch (const ProblemUnavailable&) {
+    throw;
   } catch (const std::exception& e) {
     if (m == 1) {
       log::warn(cat("particle ", particle_ids[0], ": evaluation failed, its utility is set to -inf (",
@@ -45,6 +47,8 @@ std::vector<double> evaluate_checked(Problem& problem, const at::Tensor& positio
         auto one = problem.evaluate(positions.narrow(0, row, 1));
         check_count(problem, one, 1);
         utilities[row] = one[0];
+      } catch (const ProblemUnavailable&) {
+        throw;
       } catch (const std::exception& e) {
         if (!first_error) first_error = std::current_exception();
         ++failures;

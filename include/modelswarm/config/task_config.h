@@ -27,7 +27,8 @@ struct TaskConfig {
   std::filesystem::path source;                 // the config file
   std::filesystem::path base_model;             // Hugging Face model directory
   std::vector<std::filesystem::path> experts;   // PEFT adapter directories
-  std::string device = "auto";
+  std::string device = "auto";                  // the first of `devices`
+  std::vector<std::string> devices = {"auto"};  // `device` as given: one name, or a list (a replica per device)
   std::string dtype = "auto";
   nlohmann::json utility;                       // validated by the utility registry
   std::shared_ptr<const swarm::Algorithm> algorithm;  // `search`: the algorithm and its options
@@ -37,6 +38,7 @@ struct TaskConfig {
   int64_t top_k = 3;                            // personal bests written to top_k/
   std::filesystem::path output_dir;
   int64_t max_batch_tokens = 8192;              // tokens per forward pass (all particles' rows)
+  int64_t rank_timeout_s = 300;                 // distributed runs: how long a rank waits for the others
   nlohmann::json sweep;                         // `sweep` as given (null when absent): read by search/sweep_plan.h
   nlohmann::json raw;                           // the file as read, for the report
 

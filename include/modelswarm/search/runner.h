@@ -25,6 +25,10 @@ struct RunSettings {
   std::string resume_command;    // shown when interrupted: "modelswarm search --config t.json --resume"
   nlohmann::json metadata = nlohmann::json::object();  // saved with every checkpoint
   bool take_lock = true;         // false: the caller already holds RUN_DIR's RunLock
+  bool writer = true;            // false: another rank of a distributed run writes RUN_DIR; this one reads
+  /// Distributed runs: turns this process's stop request into the one every rank acts on (any
+  /// rank's request stops them all after the same iteration). Unset: the request alone.
+  std::function<bool(bool requested, int64_t iteration)> agree_to_stop;
 };
 
 enum class RunOutcome { kFinished, kInterrupted };

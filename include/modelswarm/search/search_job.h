@@ -21,6 +21,7 @@ struct SearchFlags {
 struct SearchResult {
   nlohmann::json report;  // what report.json holds
   int exit_code = 0;      // 0, or 3 when expect_min_utility was not met
+  bool writer = true;     // false on the ranks of a distributed run other than 0: no report
 };
 
 /// Runs (or resumes) the search. Throws Error / ConfigError on bad input; on SIGINT/SIGTERM it

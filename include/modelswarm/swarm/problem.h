@@ -8,7 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "modelswarm/common/error.h"
+
 namespace modelswarm::swarm {
+
+/// Thrown by a problem that can score nothing now (a rank of a distributed run died, a device
+/// was lost), as opposed to one particle failing: evaluate_checked rethrows it at once instead
+/// of retrying the particles one by one.
+class ProblemUnavailable : public Error {
+ public:
+  using Error::Error;
+};
 
 /// A utility function over positions. M = particles in one call, D = dimension().
 class Problem {

@@ -1,0 +1,158 @@
+// Several devices in one process, and several processes (torchrun, or the same environment
+// variables set by hand as Slurm's srun sets them): the same search, to the bit, as one process
+// on one device; a rank killed mid-run stops the others within the timeout with one line, and
+// --resume on another number of ranks ends at the uninterrupted result.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cli/child_process_fixture.h"
+#include "modelswarm/common/atomic_file.h"
+#include "test_utils.h"
+
+namespace modelswarm {
+namespace {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// The demo's task, small: 8 rows, 4 iterations, multiple-choice accuracy on 40 dev questions.
+json small_search() {
+  json task = json::parse(read_file(test::source_dir() / "configs" / "demo.json"));
+  const fs::path configs = test::source_dir() / "configs";
+  task["base_model"] = (configs / task["base_model"].get<std::string>()).string();
+  for (auto& expert : task["experts"]) expert = (configs / expert.get<std::string>()).string();
+  task["utility"]["data"] = {{"path", (configs / task["utility"]["data"]["path"].get<std::string>()).string()},
+                             {"dev_size", 40}, {"validation_size", 20}, {"test_size", 40}, {"shuffle", false}};
+  task["search"] = {{"swarm_size", 8}, {"max_iterations", 4}, {"seed", 3}};
+  task["device"] = "cpu";
+  return task;
+}
+
+fs::path write_task(const fs::path& dir, json task) {
+  task["output"]["dir"] = (dir / "run").string();
+  write_text_atomic(dir / "task.json", task.dump(2));
+  return dir / "task.json";
+}
+
+std::vector<json> utilities_of(const fs::path& run) {
+  std::vector<json> out;
+  for (const auto& line : test::lines_of(read_file(run / "history.jsonl"))) out.push_back(json::parse(line)["utilities"]);
+  return out;
+}
+
+void expect_same_search(const fs::path& reference, const fs::path& run) {
+  EXPECT_EQ(utilities_of(reference), utilities_of(run));
+  for (const char* file : {"adapter_model.safetensors", "adapter_config.json"})
+    EXPECT_TRUE(read_file(reference / "best" / file) == read_file(run / "best" / file)) << "best/" << file << " differs";
+  json a = json::parse(read_file(reference / "report.json"))["best"], b = json::parse(read_file(run / "report.json"))["best"];
+  a.erase("path");
+  b.erase("path");
+  EXPECT_EQ(a, b);
+}
+
+const fs::path& one_process() {
+  static const fs::path run = [] {
+    const fs::path dir = test::temp_dir("one-process");
+    const auto done = test::run_modelswarm({"-q", "search", "--config", write_task(dir, small_search()).string()});
+    EXPECT_EQ(done.exit_code, 0) << done.err;
+    return dir / "run";
+  }();
+  return run;
+}
+
+// A port for this test's store: distinct per test process, so parallel ctest runs do not meet.
+int free_port(int offset) { return 20000 + static_cast<int>(::getpid() % 20000) + offset; }
+
+std::vector<std::pair<std::string, std::string>> rank_env(int rank, int port) {
+  return {{"WORLD_SIZE", "2"}, {"RANK", std::to_string(rank)}, {"LOCAL_RANK", std::to_string(rank)},
+          {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}, {"OMP_NUM_THREADS", "1"}};
+}
+
+TEST(Distributed, TwoDevicesInOneProcessGiveTheOneDeviceResult) {
+  json task = small_search();
+  task["device"] = {"cpu", "cpu"};
+  const fs::path dir = test::temp_dir("two-devices");
+  const auto done = test::run_modelswarm({"search", "--config", write_task(dir, task).string()});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  expect_same_search(one_process(), dir / "run");
+  // The progress lines show each device's share.
+  EXPECT_NE(done.err.find("device 1: 4 rows"), std::string::npos) << done.err;
+}
+
+TEST(Distributed, TorchrunWithTwoRanksGivesTheOneProcessResult) {
+  const fs::path torchrun = fs::path(MODELSWARM_TEST_PYTHON).parent_path() / "torchrun";
+  if (!fs::exists(torchrun)) GTEST_SKIP() << torchrun << " is missing (scripts/setup.sh installs the venv)";
+  const fs::path dir = test::temp_dir("torchrun");
+  const fs::path config = write_task(dir, small_search());
+  const std::string command = torchrun.string() + " --standalone --nproc-per-node 2 --no-python " + MODELSWARM_CLI +
+                              " -q search --config " + config.string() + " > " + (dir / "torchrun.log").string() +
+                              " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_file(dir / "torchrun.log");
+  expect_same_search(one_process(), dir / "run");
+}
+
+TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessEndsTheSame) {
+  json task = small_search();
+  task["search"]["max_iterations"] = 40;
+  task["search"]["patience"] = 1000;
+  task["engine"] = {{"rank_timeout_s", 4}};
+  const fs::path reference = test::temp_dir("killed-rank-reference");
+  ASSERT_EQ(test::run_modelswarm({"-q", "search", "--config", write_task(reference, task).string()}).exit_code, 0);
+
+  const fs::path dir = test::temp_dir("killed-rank");
+  const fs::path config = write_task(dir, task);
+  const int port = free_port(1);
+  test::ChildOptions r0, r1;
+  r0.env = rank_env(0, port);
+  r1.env = rank_env(1, port);
+  const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
+  const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
+  const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
+  const auto start = std::chrono::steady_clock::now();
+  while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
+         std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(rank1.pid, SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  test::wait_for(rank1);
+  const auto survivor = test::wait_for(rank0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+
+  EXPECT_EQ(survivor.exit_code, 1) << survivor.err;
+  EXPECT_LT(seconds, 4 + 6.0);  // the timeout, and the time to finish the iteration under way
+  const auto lines = test::lines_of(survivor.err);
+  ASSERT_EQ(lines.size(), 1u) << survivor.err;
+  for (const char* words : {"rank 1 sent nothing", "within 4 s", "holds a complete checkpoint", "--resume"})
+    EXPECT_NE(lines[0].find(words), std::string::npos) << lines[0];
+
+  // One process takes over where the two stopped.
+  const auto resumed = test::run_modelswarm({"-q", "search", "--config", config.string(), "--resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_same_search(reference / "run", dir / "run");
+}
+
+TEST(Distributed, ARankWithAnotherConfigIsRefusedAtRendezvous) {
+  const fs::path dir = test::temp_dir("other-config");
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  json other = small_search();
+  other["search"]["seed"] = 4;
+  const fs::path same = write_task(dir / "a", small_search());
+  const fs::path different = write_task(dir / "b", other);
+  const int port = free_port(2);
+  test::ChildOptions r0, r1;
+  r0.env = rank_env(0, port);
+  r1.env = rank_env(1, port);
+  const test::Child rank0 = test::start_modelswarm({"-q", "search", "--config", same.string()}, dir / "rank0", r0);
+  const test::Child rank1 = test::start_modelswarm({"-q", "search", "--config", different.string()}, dir / "rank1", r1);
+  for (const auto& result : {test::wait_for(rank0), test::wait_for(rank1)}) {
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("rank 1 runs another config or build than rank 0"), std::string::npos) << result.err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "a" / "run" / "checkpoint"));
+}
+
+}  // namespace
+}  // namespace modelswarm
