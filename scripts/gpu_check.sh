@@ -10,7 +10,8 @@
 #                                  configures against that Python's libtorch
 #                                  (torch.utils.cmake_prefix_path), builds, runs the test suite
 #                                  (the CUDA tests run when a GPU is visible), then the bench on
-#                                  CUDA in bfloat16 with --json.
+#                                  CUDA in bfloat16 with --json, then scripts/scaling.py over
+#                                  every GPU (a device list, and torchrun with a rank per GPU).
 #
 # The machine needs: a C++17 compiler (g++ or clang++), CMake >= 3.18 (on PATH, or the cmake
 # module of that Python), make or ninja (ninja is among the .debs), and, for a CUDA build of
@@ -115,6 +116,19 @@ run() {
   read -r -a bench_args <<< "${GPU_CHECK_BENCH:---preset 100m --particles 8 --rank 16 --questions 200 --choices 4 --prompt-tokens 32 --choice-tokens 8 --gen-prompts 16 --gen-tokens 16 --batch 4 --seq 128}"
   "$build/modelswarm" -q bench "${bench_args[@]}" --device "$device" --dtype "$dtype" \
     --json-file "$out/bench.json" | tee "$out/bench.txt"
+
+  # Every GPU of the machine: one process with a device list, and one rank per GPU under torchrun,
+  # against one GPU (scripts/scaling.py; with one GPU it runs 1 against 1, a check of both paths).
+  if [ "$device" = cuda ]; then
+    local gpus
+    gpus=$("$python" -c 'import torch; print(torch.cuda.device_count())')
+    local torchrun
+    torchrun=$(dirname "$(command -v "$python")")/torchrun
+    echo "gpu_check: scaling over $gpus GPU(s) (report: $out/scaling.txt)"
+    "$build/make_demo" --quality-targets "$checkout/build/quality/data" > /dev/null
+    "$python" "$checkout/scripts/scaling.py" --device cuda --n "$gpus" --modelswarm "$build/modelswarm" \
+      --torchrun "$torchrun" --out "$out/scaling" | tee "$out/scaling.txt"
+  fi
   echo "gpu_check: done"
 }
 

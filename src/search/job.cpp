@@ -86,7 +86,11 @@ std::vector<std::string> devices_of_this_process(const TaskConfig& config, const
   const std::vector<std::string> all = expand_devices(config.devices);
   if (!world.distributed()) return all;
   const std::string& mine = all[static_cast<size_t>(world.local_rank) % all.size()];
-  if ((mine == "auto" || mine == "cuda") && at::hasCUDA()) return {cat("cuda:", world.local_rank)};
+  if ((mine == "auto" || mine == "cuda") && at::hasCUDA()) {
+    // A rank may see every GPU of its node (torchrun) or only its own (Slurm's --gpus-per-task).
+    const int64_t visible = std::max<int64_t>(1, static_cast<int64_t>(expand_devices({"cuda:all"}).size()));
+    return {cat("cuda:", world.local_rank % visible)};
+  }
   return {mine};
 }
 

@@ -94,8 +94,8 @@ struct LoadedJob {
 std::unique_ptr<LoadedJob> load_job(const TaskConfig& config, dist::RankGroup* ranks = nullptr);
 
 /// The devices this process uses: the config's list, or in a distributed run the one of its
-/// LOCAL_RANK ("auto"/"cuda" as cuda:LOCAL_RANK when CUDA is there, a list's entry LOCAL_RANK
-/// modulo its length).
+/// LOCAL_RANK ("auto"/"cuda" as cuda:(LOCAL_RANK modulo the visible GPUs) when CUDA is there,
+/// a list's entry LOCAL_RANK modulo its length).
 std::vector<std::string> devices_of_this_process(const TaskConfig& config, const dist::World& world);
 
 /// A hash of what a rank runs (its config and modelswarm's version), compared at rendezvous.
