@@ -5,15 +5,20 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.h"
+#include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
 #include "modelswarm/config/task_config.h"
+#include "modelswarm/dist/world.h"
 #include "modelswarm/formats/hf_cache.h"
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/evaluator.h"
+#include "modelswarm/swarm/sharded_problem.h"
 #include "modelswarm/utility/utility.h"
 
 namespace modelswarm::cli {
@@ -121,19 +126,82 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The utility and the engine on one device (`device` as a list: one per device).
+struct Scorer {
+  std::unique_ptr<utility::Utility> utility;
+  std::unique_ptr<model::Evaluator> evaluator;
+  std::unique_ptr<utility::TokenEncoder> encoder;
+};
+
+model::EngineOptions engine_on(const TaskConfig& config, const std::string& device) {
+  return {device, config.dtype, config.max_batch_tokens};
+}
+
+// The utility first: its config and data are checked before any adapter or model is read.
+Scorer utility_on(const TaskConfig& config, const std::string& device) {
+  Scorer s;
+  s.utility = utility::make_utility(config.utility, config.source.string(),
+                                    utility::task_context(config.source, engine_on(config, device)));
+  return s;
+}
+
+void load_engine(Scorer& s, const TaskConfig& config, const lora::ExpertPool& pool, const std::string& device) {
+  s.evaluator = model::load_evaluator(config.base_model, &pool.layout, engine_on(config, device));
+  s.encoder = utility::tokenizer_encoder(*s.evaluator);
+}
+
+// Each adapter's scores on a split: the adapters in contiguous shares, one per device, scored
+// concurrently (a row's score does not depend on the device that took it).
+std::vector<utility::Scores> score_adapters(std::vector<Scorer>& scorers, const at::Tensor& weights,
+                                            utility::Split split) {
+  const int64_t n = weights.size(0);
+  const std::vector<int64_t> counts = swarm::split_rows(n, std::vector<double>(scorers.size(), 0.0));
+  std::vector<utility::Scores> per_device(scorers.size());
+  std::vector<std::exception_ptr> errors(scorers.size());
+  std::vector<std::thread> threads;
+  int64_t begin = 0;
+  for (size_t d = 0; d < scorers.size(); ++d) {
+    const int64_t b = begin, count = counts[d];
+    begin += count;
+    if (count == 0) continue;
+    threads.emplace_back([&, d, b, count] {
+      try {
+        Scorer& s = scorers[d];
+        per_device[d] = s.utility->score(*s.evaluator, *s.encoder, weights.narrow(0, b, count), split);
+      } catch (...) {
+        errors[d] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  std::vector<utility::Scores> out;
+  for (size_t d = 0; d < scorers.size(); ++d)
+    for (int64_t i = 0; i < counts[d]; ++i) out.push_back(slice(per_device[d], static_cast<size_t>(i)));
+  return out;
+}
+
 int run_eval(const EvalParams& params) {
   const auto start = std::chrono::steady_clock::now();
   const TaskConfig config = TaskConfig::load(params.config);
-  const model::EngineOptions engine{config.device, config.dtype, config.max_batch_tokens};
-  auto utility = utility::make_utility(config.utility, config.source.string(), utility::task_context(config.source, engine));
-  const utility::UtilityInfo info = utility->info();
+  if (dist::World::from_environment().distributed())
+    throw ConfigError("eval runs in one process (WORLD_SIZE > 1 here): give `device` a list to use several devices");
+  const std::vector<std::string> devices = expand_devices(config.devices);
+  std::vector<Scorer> scorers;
+  scorers.push_back(utility_on(config, devices.front()));
 
   std::vector<fs::path> dirs;
   if (params.adapters.empty()) dirs = config.experts;
   else for (const auto& a : params.adapters) dirs.push_back(hf::resolve_path(a));
   const lora::ExpertPool pool = lora::ExpertPool::load(dirs);
-  auto evaluator = model::load_evaluator(config.base_model, &pool.layout, engine);
-  const auto encoder = utility::tokenizer_encoder(*evaluator);
+  for (size_t d = 1; d < devices.size(); ++d) scorers.push_back(utility_on(config, devices[d]));
+  for (size_t d = 0; d < devices.size(); ++d) load_engine(scorers[d], config, pool, devices[d]);
+  utility::Utility* utility = scorers.front().utility.get();
+  model::Evaluator* evaluator = scorers.front().evaluator.get();
+  utility::TokenEncoder* encoder = scorers.front().encoder.get();
+  const utility::UtilityInfo info = utility->info();
+  if (scorers.size() > 1) log::info(cat("eval: the adapters are split over ", scorers.size(), " devices"));
 
   std::vector<Row> rows;
   if (!params.skip_base) rows.push_back({"base", "", {}});
@@ -159,19 +227,21 @@ int run_eval(const EvalParams& params) {
     const auto split_start = std::chrono::steady_clock::now();
     size_t row = 0;
     if (!params.skip_base) rows[row++].by_split[name] = utility->score(*evaluator, *encoder, at::Tensor(), split);
-    const utility::Scores experts = utility->score(*evaluator, *encoder, pool.weights, split);
-    for (size_t i = 0; i < dirs.size(); ++i) rows[row++].by_split[name] = slice(experts, i);
+    const std::vector<utility::Scores> experts = score_adapters(scorers, pool.weights, split);
+    for (size_t i = 0; i < dirs.size(); ++i) rows[row++].by_split[name] = experts[i];
     timings.push_back({name, info.examples(split),
                        static_cast<int64_t>(rows.size()), seconds_since(split_start)});
   }
   const double seconds = seconds_since(start);
+  int64_t tokens = 0;
+  for (const auto& s : scorers) tokens += s.evaluator->tokens_processed();
   if (params.json) {
-    std::cout << to_json(info, rows, timings, evaluator->tokens_processed(), seconds).dump(2) << "\n";
+    std::cout << to_json(info, rows, timings, tokens, seconds).dump(2) << "\n";
   } else {
     print_table(info, rows, splits);
     print_timing(timings);
   }
-  log::info(cat("eval: ", evaluator->tokens_processed(), " tokens in ", fixed(seconds), " s"));
+  log::info(cat("eval: ", tokens, " tokens in ", fixed(seconds), " s"));
   return 0;
 }
 

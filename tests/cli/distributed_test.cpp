@@ -81,6 +81,21 @@ TEST(Distributed, TwoDevicesInOneProcessGiveTheOneDeviceResult) {
   EXPECT_NE(done.err.find("device 1: 4 rows"), std::string::npos) << done.err;
 }
 
+TEST(Distributed, EvalOverTwoDevicesScoresEveryModelAsOnOne) {
+  const fs::path dir = test::temp_dir("eval-devices");
+  fs::create_directories(dir / "one");
+  fs::create_directories(dir / "two");
+  json task = small_search();
+  const auto one = test::run_modelswarm({"-q", "eval", "--config", write_task(dir / "one", task).string(), "--json"});
+  task["device"] = {"cpu", "cpu"};
+  const auto two = test::run_modelswarm({"-q", "eval", "--config", write_task(dir / "two", task).string(), "--json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  const json a = json::parse(one.out)["models"], b = json::parse(two.out)["models"];
+  ASSERT_EQ(a.size(), 7u);  // the base model and the six experts
+  EXPECT_EQ(a, b);
+}
+
 TEST(Distributed, TorchrunWithTwoRanksGivesTheOneProcessResult) {
   const fs::path torchrun = fs::path(MODELSWARM_TEST_PYTHON).parent_path() / "torchrun";
   if (!fs::exists(torchrun)) GTEST_SKIP() << torchrun << " is missing (scripts/setup.sh installs the venv)";
