@@ -5,9 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <iostream>
-#include <thread>
 
 #include "cli/commands.h"
 #include "modelswarm/common/device.h"
@@ -154,28 +152,12 @@ void load_engine(Scorer& s, const TaskConfig& config, const lora::ExpertPool& po
 // concurrently (a row's score does not depend on the device that took it).
 std::vector<utility::Scores> score_adapters(std::vector<Scorer>& scorers, const at::Tensor& weights,
                                             utility::Split split) {
-  const int64_t n = weights.size(0);
-  const std::vector<int64_t> counts = swarm::split_rows(n, std::vector<double>(scorers.size(), 0.0));
+  const std::vector<int64_t> counts = swarm::split_rows(weights.size(0), std::vector<double>(scorers.size(), 0.0));
   std::vector<utility::Scores> per_device(scorers.size());
-  std::vector<std::exception_ptr> errors(scorers.size());
-  std::vector<std::thread> threads;
-  int64_t begin = 0;
-  for (size_t d = 0; d < scorers.size(); ++d) {
-    const int64_t b = begin, count = counts[d];
-    begin += count;
-    if (count == 0) continue;
-    threads.emplace_back([&, d, b, count] {
-      try {
-        Scorer& s = scorers[d];
-        per_device[d] = s.utility->score(*s.evaluator, *s.encoder, weights.narrow(0, b, count), split);
-      } catch (...) {
-        errors[d] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  swarm::for_each_share(counts, [&](size_t d, int64_t begin, int64_t count) {
+    Scorer& s = scorers[d];
+    per_device[d] = s.utility->score(*s.evaluator, *s.encoder, weights.narrow(0, begin, count), split);
+  });
   std::vector<utility::Scores> out;
   for (size_t d = 0; d < scorers.size(); ++d)
     for (int64_t i = 0; i < counts[d]; ++i) out.push_back(slice(per_device[d], static_cast<size_t>(i)));

@@ -125,6 +125,7 @@ CommandRunner add_sweep_command(CLI::App& app) {
     search::SweepFlags flags;
     flags.resume = params->resume;
     const json summary = search::run_sweep(config, flags);
+    if (summary.is_null()) return 0;  // a rank other than 0: rank 0 prints
     if (params->json) {
       std::cout << summary.dump() << "\n";
     } else {

@@ -102,6 +102,24 @@ std::string run_fingerprint(const TaskConfig& config) {
   return hex.str();
 }
 
+Ranks join_ranks(const TaskConfig& config) {
+  Ranks ranks;
+  ranks.world = dist::World::from_environment();
+  if (!ranks.world.distributed()) return ranks;
+  ranks.group = std::make_unique<dist::RankGroup>(ranks.world, std::chrono::seconds(config.rank_timeout_s));
+  ranks.group->check_same_run(run_fingerprint(config));
+  log::info(cat("rank ", ranks.world.rank, " of ", ranks.world.world_size, " (local rank ", ranks.world.local_rank, ")"));
+  if (!ranks.writer()) setup_logging(Verbosity::kQuiet);
+  return ranks;
+}
+
+bool agree_to_stop(dist::RankGroup* group, bool requested, int64_t iteration) {
+  if (!group) return requested;
+  for (const auto& flag : group->exchange(cat("stop after ", iteration), requested ? "1" : "0"))
+    if (flag == "1") return true;
+  return false;
+}
+
 namespace {
 
 // The scorer of one device: its own utility (data read and checked again) and engine.

@@ -101,6 +101,21 @@ std::vector<std::string> devices_of_this_process(const TaskConfig& config, const
 /// A hash of what a rank runs (its config and modelswarm's version), compared at rendezvous.
 std::string run_fingerprint(const TaskConfig& config);
 
+/// This process's place in a distributed run (world.h): none in a single process.
+struct Ranks {
+  dist::World world;
+  std::unique_ptr<dist::RankGroup> group;  // null in a single process
+  bool writer() const { return world.writer(); }
+};
+
+/// Meets the other ranks when WORLD_SIZE > 1 (a rank with another config is refused), and quiets
+/// the log of every rank but 0, which tells the story.
+Ranks join_ranks(const TaskConfig& config);
+
+/// Whether to stop after this iteration: this process's request, or with ranks any rank's (every
+/// rank then stops after the same iteration).
+bool agree_to_stop(dist::RankGroup* group, bool requested, int64_t iteration);
+
 /// The key under which a baseline's dev utility is kept in a checkpoint's metadata.
 std::string baseline_key(const Candidate& c);
 

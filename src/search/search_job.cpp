@@ -87,9 +87,7 @@ RunResult run_algorithm(LoadedJob& job, const SearchFlags& flags, Clock::time_po
   settings.writer = writer;
   if (ranks)
     settings.agree_to_stop = [ranks](bool requested, int64_t iteration) {
-      for (const auto& flag : ranks->exchange(cat("stop/", iteration), requested ? "1" : "0"))
-        if (flag == "1") return true;
-      return false;
+      return agree_to_stop(ranks, requested, iteration);
     };
   // Only the writer needs the baselines' dev utilities (they go into its checkpoint).
   if (writer && !flags.resume && !swarm::checkpoint_exists(config.output_dir / "checkpoint"))
@@ -137,18 +135,11 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   const fs::path run_dir = config.output_dir;
   check_baselines(config);
   // A distributed run meets first: a rank started with another config is refused before any work.
-  const dist::World world = dist::World::from_environment();
-  std::unique_ptr<dist::RankGroup> ranks;
-  if (world.distributed()) {
-    ranks = std::make_unique<dist::RankGroup>(world, std::chrono::seconds(config.rank_timeout_s));
-    ranks->check_same_run(run_fingerprint(config));
-    log::info(cat("rank ", world.rank, " of ", world.world_size, " (local rank ", world.local_rank, ")"));
-    if (!world.writer()) setup_logging(Verbosity::kQuiet);  // rank 0 tells the story; the others warn
-  }
+  const Ranks ranks = join_ranks(config);
   // Locked next, by the one process that writes: a second search on this directory is refused
   // before it loads anything or writes a line into this run's log.
   std::optional<RunLock> lock;
-  if (world.writer()) {
+  if (ranks.writer()) {
     lock.emplace(RunLock::acquire(run_dir));
     add_log_file((run_dir / "search.log").string());
   }
@@ -156,9 +147,9 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
                 run_dir.string()));
   if (!config.sweep.is_null()) log::info("the config's sweep section is for `modelswarm sweep`; search ignores it");
 
-  const std::unique_ptr<LoadedJob> job = load_job(config, ranks.get());
-  const RunResult run = run_algorithm(*job, flags, start, ranks.get());
-  if (!world.writer()) {  // rank 0 chooses, scores and writes what the search returns
+  const std::unique_ptr<LoadedJob> job = load_job(config, ranks.group.get());
+  const RunResult run = run_algorithm(*job, flags, start, ranks.group.get());
+  if (!ranks.writer()) {  // rank 0 chooses, scores and writes what the search returns
     SearchResult result;
     result.writer = false;
     return result;

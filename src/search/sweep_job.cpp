@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "modelswarm/common/atomic_file.h"
@@ -65,8 +66,11 @@ std::string describe(const json& varied) {
 // The sweep in RUN_DIR: the loaded job, the trials, and the loop that runs them together.
 class Sweep {
  public:
-  Sweep(const TaskConfig& config, const SweepPlan& plan, LoadedJob& job, Clock::time_point start)
-      : config_(config), plan_(plan), job_(job), start_(start) {}
+  /// `ranks`: a distributed sweep's group (null in one process); only rank 0 writes.
+  Sweep(const TaskConfig& config, const SweepPlan& plan, LoadedJob& job, Clock::time_point start,
+        dist::RankGroup* ranks)
+      : config_(config), plan_(plan), job_(job), start_(start), ranks_(ranks),
+        writer_(!ranks || ranks->world().writer()) {}
 
   void start_or_resume(bool resume);
   void run(bool live_line);
@@ -90,6 +94,8 @@ class Sweep {
   const SweepPlan& plan_;
   LoadedJob& job_;
   Clock::time_point start_;
+  dist::RankGroup* ranks_;
+  bool writer_;
   std::vector<TrialRun> trials_;
   json baselines_metadata_;  // baselines_dev of the merges and the uniform average
   int64_t iteration_ = 0;    // sweep iterations completed
@@ -135,12 +141,14 @@ void Sweep::start_or_resume(bool resume) {
   if (sweep_checkpoint_exists(checkpoint_dir()))
     throw ConfigError(cat(config_.output_dir.string(), ": already holds a sweep (checkpoint/); pass --resume to ",
                           "continue it, or choose another output.dir"));
-  for (const auto& t : trials_) {
-    fs::create_directories(t.config.output_dir);
-    write_text_atomic(t.config.output_dir / "search.json", t.trial->search.dump(2) + "\n");
+  if (writer_) {
+    for (const auto& t : trials_) {
+      fs::create_directories(t.config.output_dir);
+      write_text_atomic(t.config.output_dir / "search.json", t.trial->search.dump(2) + "\n");
+    }
+    // The baselines outside the swarm are scored once for every trial (into the writer's checkpoint).
+    score_outside_baselines(job_, /*average_in_swarm=*/false, baselines_metadata_);
   }
-  // The baselines outside the swarm are scored once for every trial.
-  score_outside_baselines(job_, /*average_in_swarm=*/false, baselines_metadata_);
   const auto iteration_start = Clock::now();
   for (auto& t : trials_) {
     t.run.metadata = baselines_metadata_;
@@ -225,6 +233,7 @@ void Sweep::stop_over_budget_trials() {
 }
 
 void Sweep::save() {
+  if (!writer_) return;
   SweepCheckpoint c;
   c.iteration = iteration_;
   c.engine_evaluations = engine_evaluations_;
@@ -273,7 +282,7 @@ void Sweep::run(bool live_line) {
   };
   show();
   while (any_running()) {
-    if (stop_requested()) {
+    if (agree_to_stop(ranks_, stop_requested(), iteration_)) {
       if (live_line) std::cerr << "\n";
       throw Error(cat("interrupted after sweep iteration ", iteration_, "; resume with: ", resume_command));
     }
@@ -483,21 +492,28 @@ json run_sweep(const TaskConfig& config, const SweepFlags& flags) {
   const auto start = Clock::now();
   const SweepPlan plan = plan_sweep(config);
   check_baselines(config);
-  if (dist::World::from_environment().distributed())
-    throw ConfigError(cat(config.source.string(), ": sweep runs in one process (WORLD_SIZE > 1 here): give `device` a ",
-                          "list to spread its rows over several devices, or run one search per rank"));
-  const RunLock lock = RunLock::acquire(config.output_dir);
-  add_log_file((config.output_dir / "sweep.log").string());
+  const Ranks ranks = join_ranks(config);
+  std::optional<RunLock> lock;
+  if (ranks.writer()) {
+    lock.emplace(RunLock::acquire(config.output_dir));
+    add_log_file((config.output_dir / "sweep.log").string());
+  }
   log::info(cat(flags.resume ? "resuming" : "starting", " sweep of ", plan.trials.size(), " trials (", plan.mode,
                 "): config ", config.source.string(), ", run directory ", config.output_dir.string()));
   warn_about_repeated_trials(plan);
-  const std::unique_ptr<LoadedJob> job = load_job(config);
+  const std::unique_ptr<LoadedJob> job = load_job(config, ranks.group.get());
   if (plan.selection == SweepSelection::kValidation && job->info.validation_examples == 0)
     throw ConfigError(cat(config.source.string(), ": sweep.selection: \"validation\" but the utility has no ",
                           "validation split (set utility.data.validation_size)"));
-  Sweep sweep(config, plan, *job, start);
-  sweep.start_or_resume(flags.resume);
-  sweep.run(flags.progress_line && ::isatty(STDERR_FILENO));
+  Sweep sweep(config, plan, *job, start, ranks.group.get());
+  try {
+    sweep.start_or_resume(flags.resume);
+    sweep.run(flags.progress_line && ::isatty(STDERR_FILENO));
+  } catch (const swarm::ProblemUnavailable& e) {  // a rank died or hangs
+    throw Error(cat(e.what(), "; ", config.output_dir.string(), " holds a complete checkpoint: resume with ",
+                    "modelswarm sweep --config ", config.source.string(), " --resume (with any number of ranks)"));
+  }
+  if (!ranks.writer()) return json();  // rank 0 chooses, scores and writes
   return sweep.finish();
 }
 

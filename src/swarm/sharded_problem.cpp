@@ -46,6 +46,28 @@ std::vector<int64_t> split_rows(int64_t rows, const std::vector<double>& speeds)
   return counts;
 }
 
+void for_each_share(const std::vector<int64_t>& counts,
+                    const std::function<void(size_t scorer, int64_t begin, int64_t count)>& work) {
+  std::vector<std::exception_ptr> errors(counts.size());
+  std::vector<std::thread> threads;
+  int64_t begin = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const int64_t start = begin, count = counts[i];
+    begin += count;
+    if (count == 0) continue;
+    threads.emplace_back([&, i, start, count] {
+      try {
+        work(i, start, count);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 std::string describe_shares(const std::vector<Share>& shares, const std::vector<std::string>& names) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(1);
@@ -67,30 +89,14 @@ ShardedProblem::ShardedProblem(std::vector<Problem*> replicas, std::vector<std::
 }
 
 std::vector<double> ShardedProblem::evaluate(const at::Tensor& positions) {
-  const int64_t m = positions.size(0);
-  const std::vector<int64_t> counts = split_rows(m, speeds_);
+  const std::vector<int64_t> counts = split_rows(positions.size(0), speeds_);
   std::vector<std::vector<double>> parts(replicas_.size());
-  std::vector<std::exception_ptr> errors(replicas_.size());
-  std::vector<std::thread> threads;
-  int64_t start = 0;
-  for (size_t i = 0; i < replicas_.size(); ++i) {
-    const int64_t begin = start, count = counts[i];
-    start += count;
-    shares_[i] = {count, 0.0};
-    if (count == 0) continue;
-    threads.emplace_back([&, i, begin, count] {
-      const auto t0 = std::chrono::steady_clock::now();
-      try {
-        parts[i] = replicas_[i]->evaluate(positions.narrow(0, begin, count));
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-      shares_[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  for (size_t i = 0; i < replicas_.size(); ++i) shares_[i] = {counts[i], 0.0};
+  for_each_share(counts, [&](size_t i, int64_t begin, int64_t count) {
+    const auto start = std::chrono::steady_clock::now();
+    parts[i] = replicas_[i]->evaluate(positions.narrow(0, begin, count));
+    shares_[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
   std::vector<double> out;
   for (size_t i = 0; i < replicas_.size(); ++i) {
     MS_CHECK(static_cast<int64_t>(parts[i].size()) == counts[i], names_[i], " returned ", parts[i].size(),

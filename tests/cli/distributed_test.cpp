@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/child_process_fixture.h"
+#include "cli/demo_task_fixture.h"
 #include "modelswarm/common/atomic_file.h"
 #include "test_utils.h"
 
@@ -17,24 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// The demo's task, small: 8 rows, 4 iterations, multiple-choice accuracy on 40 dev questions.
-json small_search() {
-  json task = json::parse(read_file(test::source_dir() / "configs" / "demo.json"));
-  const fs::path configs = test::source_dir() / "configs";
-  task["base_model"] = (configs / task["base_model"].get<std::string>()).string();
-  for (auto& expert : task["experts"]) expert = (configs / expert.get<std::string>()).string();
-  task["utility"]["data"] = {{"path", (configs / task["utility"]["data"]["path"].get<std::string>()).string()},
-                             {"dev_size", 40}, {"validation_size", 20}, {"test_size", 40}, {"shuffle", false}};
-  task["search"] = {{"swarm_size", 8}, {"max_iterations", 4}, {"seed", 3}};
-  task["device"] = "cpu";
-  return task;
-}
+json small_search() { return test::small_demo_task(); }
 
-fs::path write_task(const fs::path& dir, json task) {
-  task["output"]["dir"] = (dir / "run").string();
-  write_text_atomic(dir / "task.json", task.dump(2));
-  return dir / "task.json";
-}
+fs::path write_task(const fs::path& dir, const json& task) { return test::write_demo_task(dir, task); }
 
 std::vector<json> utilities_of(const fs::path& run) {
   std::vector<json> out;
@@ -83,8 +69,6 @@ TEST(Distributed, TwoDevicesInOneProcessGiveTheOneDeviceResult) {
 
 TEST(Distributed, EvalOverTwoDevicesScoresEveryModelAsOnOne) {
   const fs::path dir = test::temp_dir("eval-devices");
-  fs::create_directories(dir / "one");
-  fs::create_directories(dir / "two");
   json task = small_search();
   const auto one = test::run_modelswarm({"-q", "eval", "--config", write_task(dir / "one", task).string(), "--json"});
   task["device"] = {"cpu", "cpu"};
@@ -106,6 +90,34 @@ TEST(Distributed, TorchrunWithTwoRanksGivesTheOneProcessResult) {
                               " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_file(dir / "torchrun.log");
   expect_same_search(one_process(), dir / "run");
+}
+
+TEST(Distributed, ASweepUnderTorchrunGivesTheOneProcessSweep) {
+  const fs::path torchrun = fs::path(MODELSWARM_TEST_PYTHON).parent_path() / "torchrun";
+  if (!fs::exists(torchrun)) GTEST_SKIP() << torchrun << " is missing (scripts/setup.sh installs the venv)";
+  json task = small_search();
+  task["sweep"] = {{"vary", {{"inertia", {0.2, 0.6}}, {"step_length", {0.05, 0.5}}}},
+                   {"early_stopping", {{"after", 2}, {"keep", 0.5}}}};
+  const fs::path alone = test::temp_dir("sweep-alone");
+  ASSERT_EQ(test::run_modelswarm({"-q", "sweep", "--config", write_task(alone, task).string()}).exit_code, 0);
+  const fs::path dir = test::temp_dir("sweep-torchrun");
+  const std::string command = torchrun.string() + " --standalone --nproc-per-node 2 --no-python " + MODELSWARM_CLI +
+                              " -q sweep --config " + write_task(dir, task).string() + " > " +
+                              (dir / "torchrun.log").string() + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_file(dir / "torchrun.log");
+  const auto lines_without_paths = [](const fs::path& run) {
+    std::vector<json> out;
+    for (const auto& line : test::lines_of(read_file(run / "sweep.jsonl"))) {
+      json t = json::parse(line);
+      t.erase("config");
+      t.erase("rerun");
+      out.push_back(t);
+    }
+    return out;
+  };
+  EXPECT_EQ(lines_without_paths(alone / "run"), lines_without_paths(dir / "run"));
+  EXPECT_TRUE(read_file(alone / "run" / "best" / "adapter_model.safetensors") ==
+              read_file(dir / "run" / "best" / "adapter_model.safetensors"));
 }
 
 TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessEndsTheSame) {
@@ -150,8 +162,6 @@ TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessE
 
 TEST(Distributed, ARankWithAnotherConfigIsRefusedAtRendezvous) {
   const fs::path dir = test::temp_dir("other-config");
-  fs::create_directories(dir / "a");
-  fs::create_directories(dir / "b");
   json other = small_search();
   other["search"]["seed"] = 4;
   const fs::path same = write_task(dir / "a", small_search());

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/child_process_fixture.h"
+#include "cli/demo_task_fixture.h"
 #include "modelswarm/common/atomic_file.h"
 #include "test_utils.h"
 
@@ -18,26 +19,17 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// The demo's task, small: 8 rows, 4 iterations, 40 dev / 20 validation / 40 test questions,
-// and a 2×2 grid over inertia and step_length with early stopping after 2 iterations.
+// The small demo task with a 2×2 grid over inertia and step_length, early stopping after 2
+// iterations.
 json small_sweep() {
-  json task = json::parse(read_file(test::source_dir() / "configs" / "demo.json"));
-  const fs::path configs = test::source_dir() / "configs";
-  task["base_model"] = (configs / task["base_model"].get<std::string>()).string();
-  for (auto& expert : task["experts"]) expert = (configs / expert.get<std::string>()).string();
-  task["utility"]["data"] = {{"path", (configs / task["utility"]["data"]["path"].get<std::string>()).string()},
-                             {"dev_size", 40}, {"validation_size", 20}, {"test_size", 40}, {"shuffle", false}};
-  task["search"] = {{"swarm_size", 8}, {"max_iterations", 4}, {"patience", 10}, {"seed", 3}};
+  json task = test::small_demo_task();
+  task["search"]["patience"] = 10;
   task["sweep"] = {{"vary", {{"inertia", {0.2, 0.6}}, {"step_length", {0.05, 0.5}}}},
                    {"early_stopping", {{"after", 2}, {"every", 10}, {"keep", 0.5}}}};
   return task;
 }
 
-fs::path write_task(const fs::path& dir, json task) {
-  task["output"]["dir"] = (dir / "run").string();
-  write_text_atomic(dir / "task.json", task.dump(2));
-  return dir / "task.json";
-}
+fs::path write_task(const fs::path& dir, const json& task) { return test::write_demo_task(dir, task); }
 
 std::vector<std::string> sweep_args(const fs::path& config, bool resume) {
   std::vector<std::string> args = {"-q", "sweep", "--config", config.string(), "--json"};

@@ -23,7 +23,8 @@ struct SweepFlags {
   bool progress_line = true;  // live line on a terminal (else log lines)
 };
 
-/// Runs (or resumes) the sweep of config.sweep; returns sweep.json's summary. Throws Error /
+/// Runs (or resumes) the sweep of config.sweep; returns sweep.json's summary (null on the ranks
+/// of a distributed run other than 0, which write nothing). Throws Error /
 /// ConfigError on bad input; on SIGINT/SIGTERM it stops after a checkpoint and throws Error
 /// saying how to resume.
 nlohmann::json run_sweep(const TaskConfig& config, const SweepFlags& flags);

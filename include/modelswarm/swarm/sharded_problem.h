@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ namespace modelswarm::swarm {
 /// non-finite counts as the mean of the others, all unknown as equal), each at least one while
 /// there are rows for everyone, in contiguous order. Deterministic in its inputs.
 std::vector<int64_t> split_rows(int64_t rows, const std::vector<double>& speeds);
+
+/// Runs work(scorer, begin, count) for every scorer with rows (counts from split_rows), each in
+/// its own thread, rows [begin, begin + count) in order; waits for all, then rethrows the first
+/// scorer's error, if any.
+void for_each_share(const std::vector<int64_t>& counts,
+                    const std::function<void(size_t scorer, int64_t begin, int64_t count)>& work);
 
 /// What a scorer did in the last call: rows taken and seconds spent.
 struct Share {
