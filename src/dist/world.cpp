@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "modelswarm/common/error.h"
 #include "modelswarm/common/logging.h"
@@ -81,13 +82,32 @@ RankGroup::RankGroup(World world, std::chrono::milliseconds timeout)
                  world_.port));
 }
 
-RankGroup::~RankGroup() = default;
+// The rank that serves the store (rank 0 outside torchrun) must not take it down while another
+// rank still reads its last exchange: every other rank counts itself out, and the server waits for
+// them (bounded; not at all once a rank is known lost).
+RankGroup::~RankGroup() {
+  try {
+    const std::string left = world_.prefix + "left";
+    const bool serves = !world_.agent_store && world_.rank == 0;
+    if (!serves) {
+      store_->tcp->add(left, 1);
+      return;
+    }
+    if (lost_rank_) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout_, std::chrono::milliseconds(10000));
+    while (store_->tcp->add(left, 0) < world_.world_size - 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } catch (...) {
+    // Leaving is best effort: the run's outcome is decided already.
+  }
+}
 
 std::vector<std::string> RankGroup::exchange(const std::string& tag, const std::string& mine) {
   const std::string base = world_.prefix + tag + "/";
   try {
     store_->tcp->set(base + std::to_string(world_.rank), bytes(mine));
   } catch (const std::exception& e) {
+    lost_rank_ = true;
     throw Error(cat("rank ", world_.rank, ": lost the store at ", world_.master_addr, ":", world_.port,
                     " (rank 0 or torchrun's agent ended?): ", first_line(e.what())));
   }
@@ -102,6 +122,7 @@ std::vector<std::string> RankGroup::exchange(const std::string& tag, const std::
       store_->tcp->wait({key}, timeout_);
       out[r] = text(store_->tcp->get(key));
     } catch (const std::exception& e) {
+      lost_rank_ = true;
       throw Error(cat("rank ", r, " sent nothing for ", tag, " within ", timeout_.count() / 1000,
                       " s: it died or hangs (", first_line(e.what()), ")"));
     }

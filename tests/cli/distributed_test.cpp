@@ -120,6 +120,27 @@ TEST(Distributed, ASweepUnderTorchrunGivesTheOneProcessSweep) {
               read_file(dir / "run" / "best" / "adapter_model.safetensors"));
 }
 
+TEST(Distributed, TwoRanksLaunchedAsSlurmDoesBothEndWellWithTheOneProcessResult) {
+  // Without torchrun's agent, rank 0 serves the store: it must outlive the other rank's last read.
+  const fs::path dir = test::temp_dir("slurm-like");
+  const fs::path config = write_task(dir, small_search());
+  const int port = free_port(3);
+  for (int round = 0; round < 3; ++round) {
+    fs::remove_all(dir / "run");
+    test::ChildOptions r0, r1;
+    r0.env = rank_env(0, port + round);
+    r1.env = rank_env(1, port + round);
+    const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
+    const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
+    const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
+    const auto first = test::wait_for(rank1), zero = test::wait_for(rank0);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    ASSERT_EQ(zero.exit_code, 0) << zero.err;
+    EXPECT_EQ(first.out, "");  // rank 0 prints the summary
+    expect_same_search(one_process(), dir / "run");
+  }
+}
+
 TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessEndsTheSame) {
   json task = small_search();
   task["search"]["max_iterations"] = 40;

@@ -41,6 +41,8 @@ class RankGroup {
  public:
   /// Connects to (rank 0: or serves) the store; waits up to `timeout` for the other ranks.
   RankGroup(World world, std::chrono::milliseconds timeout);
+  /// Leaves the group; the rank serving the store first waits (up to the timeout, 10 s at most)
+  /// for the others to leave, so that none loses the store while reading its last exchange.
   ~RankGroup();
 
   const World& world() const { return world_; }
@@ -58,6 +60,7 @@ class RankGroup {
   World world_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Store> store_;
+  bool lost_rank_ = false;  // an exchange failed: no rank is waited for at the end
 };
 
 }  // namespace modelswarm::dist
