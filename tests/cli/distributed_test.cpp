@@ -181,6 +181,33 @@ TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessE
   expect_same_search(reference / "run", dir / "run");
 }
 
+TEST(Distributed, ASignalToOneRankStopsEveryRankAfterTheSameIteration) {
+  json task = small_search();
+  task["search"]["max_iterations"] = 40;
+  task["search"]["patience"] = 1000;
+  const fs::path dir = test::temp_dir("signalled-rank");
+  const fs::path config = write_task(dir, task);
+  const int port = free_port(4);
+  test::ChildOptions r0, r1;
+  r0.env = rank_env(0, port);
+  r1.env = rank_env(1, port);
+  const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
+  const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
+  const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
+  const auto start = std::chrono::steady_clock::now();
+  while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
+         std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(rank1.pid, SIGTERM);
+  const auto one = test::wait_for(rank1), zero = test::wait_for(rank0);
+  EXPECT_EQ(one.exit_code, 1) << one.err;
+  EXPECT_EQ(zero.exit_code, 1) << zero.err;
+  const std::string checkpoint = read_file(dir / "run" / "checkpoint" / "state.json");
+  const int64_t iteration = json::parse(checkpoint)["iteration"];
+  for (const auto* err : {&zero.err, &one.err})
+    EXPECT_NE(err->find("interrupted after iteration " + std::to_string(iteration) + ";"), std::string::npos) << *err;
+}
+
 TEST(Distributed, ARankWithAnotherConfigIsRefusedAtRendezvous) {
   const fs::path dir = test::temp_dir("other-config");
   json other = small_search();
