@@ -2,7 +2,10 @@
 // variables set by hand as Slurm's srun sets them): the same search, to the bit, as one process
 // on one device; a rank killed mid-run stops the others within the timeout with one line, and
 // --resume on another number of ranks ends at the uninterrupted result.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -48,8 +51,21 @@ const fs::path& one_process() {
   return run;
 }
 
-// A port for this test's store: distinct per test process, so parallel ctest runs do not meet.
-int free_port(int offset) { return 20000 + static_cast<int>(::getpid() % 20000) + offset; }
+// A port for a store, free now: the kernel picks it (binding port 0), so that tests running in
+// parallel never meet in one store (ports derived from pids did, for neighbouring pids).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("free_port: cannot bind a socket on 127.0.0.1");
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
 
 std::vector<std::pair<std::string, std::string>> rank_env(int rank, int port) {
   return {{"WORLD_SIZE", "2"}, {"RANK", std::to_string(rank)}, {"LOCAL_RANK", std::to_string(rank)},
@@ -124,12 +140,12 @@ TEST(Distributed, TwoRanksLaunchedAsSlurmDoesBothEndWellWithTheOneProcessResult)
   // Without torchrun's agent, rank 0 serves the store: it must outlive the other rank's last read.
   const fs::path dir = test::temp_dir("slurm-like");
   const fs::path config = write_task(dir, small_search());
-  const int port = free_port(3);
   for (int round = 0; round < 3; ++round) {
     fs::remove_all(dir / "run");
+    const int port = free_port();
     test::ChildOptions r0, r1;
-    r0.env = rank_env(0, port + round);
-    r1.env = rank_env(1, port + round);
+    r0.env = rank_env(0, port);
+    r1.env = rank_env(1, port);
     const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
     const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
     const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
@@ -151,7 +167,7 @@ TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessE
 
   const fs::path dir = test::temp_dir("killed-rank");
   const fs::path config = write_task(dir, task);
-  const int port = free_port(1);
+  const int port = free_port();
   test::ChildOptions r0, r1;
   r0.env = rank_env(0, port);
   r1.env = rank_env(1, port);
@@ -187,7 +203,7 @@ TEST(Distributed, ASignalToOneRankStopsEveryRankAfterTheSameIteration) {
   task["search"]["patience"] = 1000;
   const fs::path dir = test::temp_dir("signalled-rank");
   const fs::path config = write_task(dir, task);
-  const int port = free_port(4);
+  const int port = free_port();
   test::ChildOptions r0, r1;
   r0.env = rank_env(0, port);
   r1.env = rank_env(1, port);
@@ -214,7 +230,7 @@ TEST(Distributed, ARankWithAnotherConfigIsRefusedAtRendezvous) {
   other["search"]["seed"] = 4;
   const fs::path same = write_task(dir / "a", small_search());
   const fs::path different = write_task(dir / "b", other);
-  const int port = free_port(2);
+  const int port = free_port();
   test::ChildOptions r0, r1;
   r0.env = rank_env(0, port);
   r1.env = rank_env(1, port);
