@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -42,27 +43,31 @@ std::vector<Candidate> baseline_candidates(const lora::ExpertPool& pool, const a
 
 }  // namespace
 
-std::vector<size_t> first_equal_rows(const std::vector<at::Tensor>& rows) {
-  std::vector<at::Tensor> host;
-  for (const auto& r : rows) host.push_back(r.to(at::kCPU).contiguous());
-  std::unordered_multimap<size_t, size_t> by_hash;
-  std::vector<size_t> first(rows.size());
-  for (size_t i = 0; i < host.size(); ++i) {
-    const std::string_view bytes(static_cast<const char*>(host[i].data_ptr()), host[i].nbytes());
-    const size_t hash = std::hash<std::string_view>{}(bytes);
-    first[i] = i;
+UniqueRows unique_rows(const std::vector<at::Tensor>& rows) {
+  UniqueRows out;
+  std::vector<at::Tensor> host;  // the unique rows' bytes, compared on the host
+  std::unordered_multimap<size_t, size_t> by_hash;  // hash of a unique row's bytes -> its index
+  for (const auto& row : rows) {
+    const at::Tensor bytes = row.to(at::kCPU).contiguous();
+    const size_t hash = std::hash<std::string_view>{}(
+        std::string_view(static_cast<const char*>(bytes.data_ptr()), bytes.nbytes()));
+    std::optional<size_t> copy;
     const auto [begin, end] = by_hash.equal_range(hash);
-    for (auto it = begin; it != end; ++it) {
+    for (auto it = begin; it != end && !copy; ++it) {
       const at::Tensor& other = host[it->second];
-      if (other.nbytes() == host[i].nbytes() && other.scalar_type() == host[i].scalar_type() &&
-          std::memcmp(other.data_ptr(), host[i].data_ptr(), host[i].nbytes()) == 0) {
-        first[i] = it->second;
-        break;
-      }
+      if (other.nbytes() == bytes.nbytes() && other.scalar_type() == bytes.scalar_type() &&
+          std::memcmp(other.data_ptr(), bytes.data_ptr(), bytes.nbytes()) == 0)
+        copy = it->second;
     }
-    if (first[i] == i) by_hash.emplace(hash, i);
+    if (!copy) {
+      copy = out.unique.size();
+      by_hash.emplace(hash, *copy);
+      host.push_back(bytes);
+      out.unique.push_back(row);
+    }
+    out.slot.push_back(*copy);
   }
-  return first;
+  return out;
 }
 
 bool LoadedJob::average_in_swarm(const TaskConfig& c) const {
@@ -191,21 +196,11 @@ std::string baseline_key(const Candidate& c) { return to_string(c.kind) + ":" + 
 
 std::vector<double> score_positions(LoadedJob& job, const std::vector<at::Tensor>& positions, utility::Split split) {
   if (job.info.examples(split) == 0 || positions.empty()) return std::vector<double>(positions.size(), std::nan(""));
-  const std::vector<size_t> first = first_equal_rows(positions);
-  std::vector<at::Tensor> unique;
-  std::vector<size_t> slot(positions.size());
-  for (size_t i = 0; i < positions.size(); ++i) {
-    if (first[i] == i) {
-      slot[i] = unique.size();
-      unique.push_back(positions[i]);
-    } else {
-      slot[i] = slot[first[i]];
-    }
-  }
+  const UniqueRows rows = unique_rows(positions);
   const std::vector<double> scored =
-      job.utility->score(*job.evaluator, at::stack(unique).to(job.model_dtype()), split).utility;
+      job.utility->score(*job.evaluator, at::stack(rows.unique).to(job.model_dtype()), split).utility;
   std::vector<double> out(positions.size());
-  for (size_t i = 0; i < positions.size(); ++i) out[i] = scored.at(slot[i]);
+  for (size_t i = 0; i < positions.size(); ++i) out[i] = scored.at(rows.slot[i]);
   return out;
 }
 
@@ -287,8 +282,7 @@ void score_outcomes(LoadedJob& job, const std::vector<Outcome*>& outcomes) {
   }
 }
 
-void select_outcome(const LoadedJob& job, Outcome& o, bool log_them) {
-  (void)job;
+void select_outcome(Outcome& o, bool log_them) {
   o.chosen = select_returned(o.candidates, o.selection);
   std::vector<Candidate> experts;
   for (const auto& b : o.baselines)

@@ -119,8 +119,13 @@ bool agree_to_stop(dist::RankGroup* group, bool requested, int64_t iteration);
 /// The key under which a baseline's dev utility is kept in a checkpoint's metadata.
 std::string baseline_key(const Candidate& c);
 
-/// For each row, the index of the first row equal to it bit for bit (itself when none is earlier).
-std::vector<size_t> first_equal_rows(const std::vector<at::Tensor>& rows);
+/// Rows with the ones equal bit for bit kept once: `unique` in order of first appearance, and for
+/// each input row the index of its copy in `unique`.
+struct UniqueRows {
+  std::vector<at::Tensor> unique;
+  std::vector<size_t> slot;
+};
+UniqueRows unique_rows(const std::vector<at::Tensor>& rows);
 
 /// Each position's utility on a split: identical rows are scored once, all of them in one
 /// batched call. NaN for every row when the split is empty.
@@ -149,7 +154,7 @@ Outcome begin_outcome(const LoadedJob& job, const TaskConfig& config, const RunR
 /// Scores validation and test of every outcome's candidates, one batched call per split.
 void score_outcomes(LoadedJob& job, const std::vector<Outcome*>& outcomes);
 /// Chooses the returned adapter (candidates.h) and works out the warnings; logs them when `log_them`.
-void select_outcome(const LoadedJob& job, Outcome& outcome, bool log_them);
+void select_outcome(Outcome& outcome, bool log_them);
 
 /// Writes best/ (the returned adapter), top_k/, report.json and report.html into
 /// config.output_dir; returns the report, to which `extra`'s fields are added.

@@ -156,7 +156,7 @@ SearchResult run_search(const TaskConfig& config, const SearchFlags& flags) {
   }
   Outcome outcome = begin_outcome(*job, config, run);
   score_outcomes(*job, {&outcome});
-  select_outcome(*job, outcome, /*log_them=*/true);
+  select_outcome(outcome, /*log_them=*/true);
   json report = write_run_outputs(*job, config, run, outcome, start);
 
   const Candidate& returned = outcome.returned();

@@ -75,7 +75,7 @@ std::vector<Outcome> Sweep::returned_adapters(const std::vector<RunResult>& runs
   std::vector<Outcome*> all;
   for (auto& o : outcomes) all.push_back(&o);
   score_outcomes(job_, all);
-  for (auto& o : outcomes) select_outcome(job_, o, /*log_them=*/false);
+  for (auto& o : outcomes) select_outcome(o, /*log_them=*/false);
   return outcomes;
 }
 

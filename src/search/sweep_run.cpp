@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 #include "modelswarm/common/atomic_file.h"
@@ -104,27 +105,18 @@ void Sweep::step_running_trials() {
   std::vector<at::Tensor> rows;
   for (TrialRun* t : running)
     for (int64_t m = 0; m < t->pending.positions.size(0); ++m) rows.push_back(t->pending.positions[m]);
-  const std::vector<size_t> first = first_equal_rows(rows);
-  std::vector<at::Tensor> unique;
-  std::vector<int64_t> ids;
-  std::vector<size_t> slot(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (first[i] != i) {
-      slot[i] = slot[first[i]];
-      continue;
-    }
-    slot[i] = unique.size();
-    ids.push_back(static_cast<int64_t>(unique.size()));
-    unique.push_back(rows[i]);
-  }
+  const UniqueRows unique = unique_rows(rows);
+  std::vector<int64_t> ids(unique.unique.size());  // for evaluate_checked's warnings: the unique row
+  std::iota(ids.begin(), ids.end(), int64_t(0));
   const std::vector<double> scored =
-      unique.empty() ? std::vector<double>() : swarm::evaluate_checked(*job_.problem, at::stack(unique), ids);
-  engine_evaluations_ += static_cast<int64_t>(unique.size());
-  rows_last_iteration_ = static_cast<int64_t>(unique.size());
+      unique.unique.empty() ? std::vector<double>()
+                            : swarm::evaluate_checked(*job_.problem, at::stack(unique.unique), ids);
+  engine_evaluations_ += static_cast<int64_t>(unique.unique.size());
+  rows_last_iteration_ = static_cast<int64_t>(unique.unique.size());
   size_t i = 0;
   for (TrialRun* t : running) {
     std::vector<double> utilities;
-    for (int64_t m = 0; m < t->pending.positions.size(0); ++m) utilities.push_back(scored[slot[i++]]);
+    for (int64_t m = 0; m < t->pending.positions.size(0); ++m) utilities.push_back(scored[unique.slot[i++]]);
     t->optimiser->finish(t->run.state, t->pending, utilities);
     t->run.moved = true;
     if (t->run.state.finished()) t->run.status = "finished";

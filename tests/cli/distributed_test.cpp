@@ -72,6 +72,29 @@ std::vector<std::pair<std::string, std::string>> rank_env(int rank, int port) {
           {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}, {"OMP_NUM_THREADS", "1"}};
 }
 
+struct TwoRanks {
+  test::Child rank0, rank1;
+};
+
+// Ranks 0 and 1 of a two-rank search launched as Slurm's srun would (by environment alone), each
+// with its own config, meeting at a free port; their output goes to DIR/rank0 and DIR/rank1.
+TwoRanks start_two_ranks(const fs::path& dir, const fs::path& config0, const fs::path& config1) {
+  const int port = free_port();
+  test::ChildOptions r0, r1;
+  r0.env = rank_env(0, port);
+  r1.env = rank_env(1, port);
+  return {test::start_modelswarm({"-q", "search", "--config", config0.string()}, dir / "rank0", r0),
+          test::start_modelswarm({"-q", "search", "--config", config1.string()}, dir / "rank1", r1)};
+}
+TwoRanks start_two_ranks(const fs::path& dir, const fs::path& config) { return start_two_ranks(dir, config, config); }
+
+// Until RUN/checkpoint holds a first complete checkpoint (two minutes at most).
+void wait_for_first_checkpoint(const fs::path& run) {
+  const auto start = std::chrono::steady_clock::now();
+  while (!fs::exists(run / "checkpoint" / "state.json") && std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
 TEST(Distributed, TwoDevicesInOneProcessGiveTheOneDeviceResult) {
   json task = small_search();
   task["device"] = {"cpu", "cpu"};
@@ -142,14 +165,8 @@ TEST(Distributed, TwoRanksLaunchedAsSlurmDoesBothEndWellWithTheOneProcessResult)
   const fs::path config = write_task(dir, small_search());
   for (int round = 0; round < 3; ++round) {
     fs::remove_all(dir / "run");
-    const int port = free_port();
-    test::ChildOptions r0, r1;
-    r0.env = rank_env(0, port);
-    r1.env = rank_env(1, port);
-    const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
-    const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
-    const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
-    const auto first = test::wait_for(rank1), zero = test::wait_for(rank0);
+    const TwoRanks ranks = start_two_ranks(dir, config);
+    const auto first = test::wait_for(ranks.rank1), zero = test::wait_for(ranks.rank0);
     ASSERT_EQ(first.exit_code, 0) << first.err;
     ASSERT_EQ(zero.exit_code, 0) << zero.err;
     EXPECT_EQ(first.out, "");  // rank 0 prints the summary
@@ -167,21 +184,12 @@ TEST(Distributed, AKilledRankStopsTheOtherWithinTheTimeoutAndResumeOnOneProcessE
 
   const fs::path dir = test::temp_dir("killed-rank");
   const fs::path config = write_task(dir, task);
-  const int port = free_port();
-  test::ChildOptions r0, r1;
-  r0.env = rank_env(0, port);
-  r1.env = rank_env(1, port);
-  const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
-  const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
-  const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
-  const auto start = std::chrono::steady_clock::now();
-  while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
-         std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(rank1.pid, SIGKILL);
+  const TwoRanks ranks = start_two_ranks(dir, config);
+  wait_for_first_checkpoint(dir / "run");
+  ::kill(ranks.rank1.pid, SIGKILL);
   const auto killed_at = std::chrono::steady_clock::now();
-  test::wait_for(rank1);
-  const auto survivor = test::wait_for(rank0);
+  test::wait_for(ranks.rank1);
+  const auto survivor = test::wait_for(ranks.rank0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
 
   EXPECT_EQ(survivor.exit_code, 1) << survivor.err;
@@ -203,19 +211,10 @@ TEST(Distributed, ASignalToOneRankStopsEveryRankAfterTheSameIteration) {
   task["search"]["patience"] = 1000;
   const fs::path dir = test::temp_dir("signalled-rank");
   const fs::path config = write_task(dir, task);
-  const int port = free_port();
-  test::ChildOptions r0, r1;
-  r0.env = rank_env(0, port);
-  r1.env = rank_env(1, port);
-  const std::vector<std::string> args = {"-q", "search", "--config", config.string()};
-  const test::Child rank0 = test::start_modelswarm(args, dir / "rank0", r0);
-  const test::Child rank1 = test::start_modelswarm(args, dir / "rank1", r1);
-  const auto start = std::chrono::steady_clock::now();
-  while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
-         std::chrono::steady_clock::now() - start < std::chrono::minutes(2))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(rank1.pid, SIGTERM);
-  const auto one = test::wait_for(rank1), zero = test::wait_for(rank0);
+  const TwoRanks ranks = start_two_ranks(dir, config);
+  wait_for_first_checkpoint(dir / "run");
+  ::kill(ranks.rank1.pid, SIGTERM);
+  const auto one = test::wait_for(ranks.rank1), zero = test::wait_for(ranks.rank0);
   EXPECT_EQ(one.exit_code, 1) << one.err;
   EXPECT_EQ(zero.exit_code, 1) << zero.err;
   const std::string checkpoint = read_file(dir / "run" / "checkpoint" / "state.json");
@@ -230,13 +229,8 @@ TEST(Distributed, ARankWithAnotherConfigIsRefusedAtRendezvous) {
   other["search"]["seed"] = 4;
   const fs::path same = write_task(dir / "a", small_search());
   const fs::path different = write_task(dir / "b", other);
-  const int port = free_port();
-  test::ChildOptions r0, r1;
-  r0.env = rank_env(0, port);
-  r1.env = rank_env(1, port);
-  const test::Child rank0 = test::start_modelswarm({"-q", "search", "--config", same.string()}, dir / "rank0", r0);
-  const test::Child rank1 = test::start_modelswarm({"-q", "search", "--config", different.string()}, dir / "rank1", r1);
-  for (const auto& result : {test::wait_for(rank0), test::wait_for(rank1)}) {
+  const TwoRanks ranks = start_two_ranks(dir, same, different);
+  for (const auto& result : {test::wait_for(ranks.rank0), test::wait_for(ranks.rank1)}) {
     EXPECT_EQ(result.exit_code, 2) << result.err;
     EXPECT_NE(result.err.find("rank 1 runs another config or build than rank 0"), std::string::npos) << result.err;
   }
