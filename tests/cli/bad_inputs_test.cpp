@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "cli/child_process_fixture.h"
+#include "formats/gguf_builder_fixture.h"
 #include "modelswarm/common/atomic_file.h"
 #include "modelswarm/formats/safetensors.h"
 #include "modelswarm/lora/adapter.h"
@@ -27,17 +28,7 @@ using nlohmann::json;
 
 class Workspace {
  public:
-  explicit Workspace(fs::path dir) : dir_(std::move(dir)) {
-    const auto& pool = test::stories_pool();
-    task_ = {{"base_model", pool.model.string()},
-             {"experts", {pool.experts.at(0).string(), pool.experts.at(1).string()}},
-             {"device", "cpu"},
-             {"utility", {{"type", "multiple_choice"},
-                          {"data", {{"path", (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
-                                    {"dev_size", 6}, {"test_size", 4}}}}},
-             {"search", {{"swarm_size", 4}, {"max_iterations", 1}, {"seed", 1}}},
-             {"output", {{"dir", run().string()}}}};
-  }
+  explicit Workspace(fs::path dir) : dir_(std::move(dir)) {}
 
   const fs::path& dir() const { return dir_; }
   fs::path run() const { return dir_ / "run"; }
@@ -46,14 +37,14 @@ class Workspace {
   fs::path model() {
     const fs::path copy = dir_ / "model";
     if (!fs::exists(copy)) fs::copy(test::stories_pool().model, copy, fs::copy_options::recursive);
-    task_["base_model"] = copy.string();
+    stories_task()["base_model"] = copy.string();
     return copy;
   }
   /// A private copy of expert `e`, made the task's expert `slot`.
   fs::path expert(int e, int slot = 0) {
     const fs::path copy = dir_ / ("expert" + std::to_string(e));
     if (!fs::exists(copy)) fs::copy(test::stories_pool().experts.at(e), copy, fs::copy_options::recursive);
-    task_["experts"][slot] = copy.string();
+    stories_task()["experts"][slot] = copy.string();
     return copy;
   }
   /// Writes `contents` to DIR/name.
@@ -68,19 +59,20 @@ class Workspace {
     return path;
   }
   /// The task's utility reads `path` instead of the stories questions.
-  void data(const fs::path& path) { task_["utility"]["data"]["path"] = path.string(); }
+  void data(const fs::path& path) { stories_task()["utility"]["data"]["path"] = path.string(); }
   /// A command utility running `argv` on 4 dev examples' short generations.
   void command(const json& argv, const json& extra = json::object()) {
-    task_["utility"] = {{"type", "command"}, {"command", argv}, {"max_new_tokens", 3},
-                        {"data", {{"path", (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
-                                  {"dev_size", 4}, {"test_size", 0}}}};
-    task_["utility"].merge_patch(extra);
+    stories_task()["utility"] = {
+        {"type", "command"}, {"command", argv}, {"max_new_tokens", 3},
+        {"data", {{"path", (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
+                  {"dev_size", 4}, {"test_size", 0}}}};
+    stories_task()["utility"].merge_patch(extra);
   }
-  json& task() { return task_; }
+  json& task() { return stories_task(); }
 
   /// The task written to DIR/task.json, merged with `patch`.
   fs::path task_file(const json& patch = json::object()) {
-    json t = task_;
+    json t = stories_task();
     t.merge_patch(patch);
     return file("task.json", t.dump(2));
   }
@@ -88,8 +80,32 @@ class Workspace {
     return {"search", "--config", task_file(patch).string()};
   }
   std::vector<std::string> eval() { return {"eval", "--config", task_file().string(), "--split", "dev"}; }
+  /// `convert gguf` of `gguf` written to DIR/model.gguf, into the run directory (which must stay empty).
+  std::vector<std::string> convert_gguf(const test::GgufBuilder& gguf) {
+    return {"convert", "gguf", gguf.write(dir_ / "model.gguf").string(), (run() / "model").string()};
+  }
+  std::vector<std::string> convert_gguf_bytes(const std::string& bytes) {
+    return {"convert", "gguf", file("model.gguf", bytes).string(), (run() / "model").string()};
+  }
+  std::string gguf_path() const { return (dir_ / "model.gguf").string(); }
 
  private:
+  // The task on the stories260K pool, made on first use so that cases needing no model
+  // (the GGUF files) run without ../shared.
+  json& stories_task() {
+    if (!task_.is_null()) return task_;
+    const auto& pool = test::stories_pool();
+    task_ = {{"base_model", pool.model.string()},
+             {"experts", {pool.experts.at(0).string(), pool.experts.at(1).string()}},
+             {"device", "cpu"},
+             {"utility", {{"type", "multiple_choice"},
+                          {"data", {{"path", (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
+                                    {"dev_size", 6}, {"test_size", 4}}}}},
+             {"search", {{"swarm_size", 4}, {"max_iterations", 1}, {"seed", 1}}},
+             {"output", {{"dir", run().string()}}}};
+    return task_;
+  }
+
   fs::path dir_;
   json task_;
 };
@@ -435,6 +451,101 @@ const std::vector<BadInput>& external_commands() {
   return cases;
 }
 
+// GGUF files given to `convert gguf`: a tiny valid llama model (tests/formats/gguf_builder_fixture)
+// with one thing broken each, as a damaged download or a writer bug would break it.
+const std::vector<BadInput>& gguf_files() {
+  using test::GgufBuilder;
+  auto u64_at = [](std::string bytes, size_t at, uint64_t value) {
+    for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+    return bytes;
+  };
+  static const std::vector<BadInput> cases = {
+      {"not a GGUF file", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.magic = 0x46554746;
+         return Invocation{w.convert_gguf(g), w.gguf_path() + ": not a GGUF file"};
+       }},
+      {"GGUF version 1", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.version = 1;
+         return Invocation{w.convert_gguf(g), w.gguf_path() + ": GGUF version 1 is not supported"};
+       }},
+      {"file cut inside the metadata", 1, [](Workspace& w) {
+         const std::string bytes = test::tiny_llama_gguf().bytes();
+         return Invocation{w.convert_gguf_bytes(bytes.substr(0, 300)), w.gguf_path() + ": truncated or corrupt GGUF"};
+       }},
+      {"file cut inside the tensor data", 1, [](Workspace& w) {
+         const std::string bytes = test::tiny_llama_gguf().bytes();
+         return Invocation{w.convert_gguf_bytes(bytes.substr(0, bytes.size() - 100)),
+                           "tensor output_norm.weight (128 bytes at data offset"};
+       }},
+      {"tensor count beyond the file", 1, [u64_at](Workspace& w) {
+         return Invocation{w.convert_gguf_bytes(u64_at(test::tiny_llama_gguf().bytes(), 8, uint64_t{1} << 40)),
+                           "1099511627776 tensors cannot fit"};
+       }},
+      {"metadata count beyond the file", 1, [u64_at](Workspace& w) {
+         return Invocation{w.convert_gguf_bytes(u64_at(test::tiny_llama_gguf().bytes(), 16, uint64_t{1} << 50)),
+                           "metadata entries cannot fit"};
+       }},
+      {"string longer than the file", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         std::string payload(8, '\0');
+         payload[5] = 1;  // length 2^40
+         g.raw("general.name", 8, payload + "SmolLM");
+         return Invocation{w.convert_gguf(g), "truncated or corrupt GGUF: a string value"};
+       }},
+      {"unknown metadata value type", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.raw("general.weird", 77, "");
+         return Invocation{w.convert_gguf(g), "metadata general.weird: unknown value type 77"};
+       }},
+      {"unknown tensor type", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.tensor("blk.0.ffn_norm.weight", {32}, 99, std::string(128, '\0'));
+         return Invocation{w.convert_gguf(g), "tensor blk.0.ffn_norm.weight has unknown ggml type 99"};
+       }},
+      {"tensor offset past the end", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.shift_offset("blk.0.attn_norm.weight", uint64_t{1} << 30);
+         return Invocation{w.convert_gguf(g), "tensor blk.0.attn_norm.weight (128 bytes at data offset"};
+       }},
+      {"a quantisation modelswarm does not read", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.tensor("blk.0.attn_v.weight", {16, 256}, /*IQ2_XXS*/ 16, std::string(16 * 66, '\0'));
+         return Invocation{w.convert_gguf(g), "tensor blk.0.attn_v.weight has type IQ2_XXS, which modelswarm does not"};
+       }},
+      {"unsupported architecture", 1, [](Workspace& w) {
+         return Invocation{w.convert_gguf(test::tiny_llama_gguf("mamba")), "architecture mamba is not supported"};
+       }},
+      {"missing model key", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.erase("llama.embedding_length");
+         return Invocation{w.convert_gguf(g), "metadata key llama.embedding_length is missing"};
+       }},
+      {"block count larger than the tensors", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.u32("llama.block_count", 2);
+         return Invocation{w.convert_gguf(g), "layer 1 has no tensor for input_layernorm.weight"};
+       }},
+      {"token types shorter than the tokens", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.i32s("tokenizer.ggml.token_type", {3, 3, 1});
+         return Invocation{w.convert_gguf(g), "tokenizer.ggml.token_type"};
+       }},
+      {"a token that is not UTF-8", 1, [](Workspace& w) {
+         GgufBuilder g = test::tiny_llama_gguf();
+         g.strings("tokenizer.ggml.tokens", {"<s>", "</s>", "a", "b", "c", "\xff\xfe", "ab", "Ġa", "Ġab", "d", "e", "."});
+         return Invocation{w.convert_gguf(g), "tokenizer.ggml.tokens"};
+       }},
+      {"a directory instead of a file", 1, [](Workspace& w) {
+         fs::create_directories(w.dir() / "model.gguf");
+         return Invocation{{"convert", "gguf", w.gguf_path(), (w.run() / "model").string()},
+                           w.gguf_path() + ": not a regular file"};
+       }},
+  };
+  return cases;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The check
 
@@ -470,8 +581,9 @@ void run_catalogue(const std::vector<BadInput>& cases) {
 
 TEST(BadInputs, CatalogueCoversEveryCategoryWithThirtyOrMoreCases) {
   const size_t total = model_files().size() + adapters().size() + data_sets().size() + configs().size() +
-                       external_commands().size();
+                       external_commands().size() + gguf_files().size();
   EXPECT_GE(total, 30u);
+  EXPECT_GE(gguf_files().size(), 8u);
   for (size_t n : {model_files().size(), adapters().size(), data_sets().size(), configs().size(),
                    external_commands().size()})
     EXPECT_GE(n, 5u);
@@ -495,6 +607,15 @@ TEST(BadInputs, DataSets) {
 TEST(BadInputs, TaskConfigs) {
   MS_REQUIRE_SHARED();
   run_catalogue(configs());
+}
+
+TEST(BadInputs, GgufFiles) {
+  // The undamaged file converts, so each case's error is its damage's.
+  Workspace w(test::temp_dir("gguf-undamaged"));
+  const auto r = test::run_modelswarm(w.convert_gguf(test::tiny_llama_gguf()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::is_regular_file(w.run() / "model" / "model.safetensors"));
+  for (const auto& c : gguf_files()) expect_clean_failure(c);
 }
 
 TEST(BadInputs, ExternalCommands) {

@@ -11,12 +11,20 @@
   CORPUS_DIR/adapter/       PEFT LoRA adapters of a tiny Llama (plain; rsLoRA with rank_pattern
                             and alpha_pattern), as adapter_config.json + NUL +
                             adapter_model.safetensors (the target's format)
+  CORPUS_DIR/gguf/          tiny GGUF files written by gguf.GGUFWriter: metadata of every value
+                            type (string and nested arrays included) and small tensors of several
+                            ggml types, one with a 64-byte general.alignment, one without tensors
+
+  fuzz_corpus.py --only NAME CORPUS_DIR [...]   writes that corpus only (tokenizer, model_config,
+                                                adapter or gguf)
 """
 import os
 import shutil
 import sys
 import tempfile
 
+import gguf
+import numpy as np
 import torch
 from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -97,11 +105,103 @@ def adapters_corpus(out: str) -> None:
             shutil.rmtree(f"{tmp}/{name}")
 
 
+def gguf_corpus(out: str) -> None:
+    rng = np.random.default_rng(0)
+    Q = gguf.GGMLQuantizationType
+
+    def k_quant_block(qtype):  # random codes, finite f16 scales d and dmin at the block's start
+        block = rng.integers(0, 256, size=(1, gguf.GGML_QUANT_SIZES[qtype][1]), dtype=np.uint8)
+        block[0, :4] = np.array([0.01, 0.001], dtype=np.float16).view(np.uint8)
+        return block
+
+    def write_gguf(name, fill, alignment=None):
+        path = f"{out}/gguf/{name}"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        writer = gguf.GGUFWriter(path, arch="llama")
+        if alignment:
+            writer.add_custom_alignment(alignment)
+        fill(writer)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+    def tensors(writer):
+        writer.add_context_length(64)
+        writer.add_layer_norm_rms_eps(1e-5)
+        writer.add_bool("general.flag", True)
+        writer.add_array("tokenizer.ggml.tokens", ["<unk>", "<s>", "a", "caf\u00e9"])
+        writer.add_array("tokenizer.ggml.scores", [0.0, -1.0, -2.5, -3.0])
+        writer.add_tensor("f32", rng.standard_normal((2, 3)).astype(np.float32))
+        writer.add_tensor("q8_0", gguf.quants.quantize(rng.standard_normal((1, 32)).astype(np.float32), Q.Q8_0),
+                          raw_dtype=Q.Q8_0)
+        writer.add_tensor("q4_k", k_quant_block(Q.Q4_K), raw_dtype=Q.Q4_K)
+
+    def aligned(writer):
+        writer.add_string("general.name", "tiny")
+        writer.add_tensor("f16", rng.standard_normal(4).astype(np.float16))
+        writer.add_tensor("bf16", gguf.quants.quantize(rng.standard_normal((2, 2)).astype(np.float32), Q.BF16),
+                          raw_dtype=Q.BF16)
+        writer.add_tensor("q4_0", gguf.quants.quantize(rng.standard_normal((1, 32)).astype(np.float32), Q.Q4_0),
+                          raw_dtype=Q.Q4_0)
+
+    def metadata_only(writer):
+        writer.add_uint8("u8", 200)
+        writer.add_int8("i8", -5)
+        writer.add_uint16("u16", 60000)
+        writer.add_int16("i16", -3)
+        writer.add_int32("i32", -70000)
+        writer.add_uint64("u64", 1 << 40)
+        writer.add_int64("i64", -(1 << 40))
+        writer.add_float64("f64", 0.125)
+        writer.add_array("nested", [[1, 2], [3]])
+        writer.add_array("merges", ["a b", "ab c"])
+
+    def tokenizer(writer, model):  # what hf_config and hf_tokenizer read: a one-layer model's keys
+        writer.add_block_count(1)
+        writer.add_context_length(64)
+        writer.add_embedding_length(32)
+        writer.add_feed_forward_length(64)
+        writer.add_head_count(2)
+        writer.add_head_count_kv(1)
+        writer.add_tokenizer_model(model)
+        tokens = ["<unk>", "<s>", "</s>", "a", "b", "ab", "\u0120", "\u0120a"]
+        writer.add_token_list(tokens)
+        writer.add_token_types([2, 3, 3, 1, 1, 1, 1, 1])
+        if model == "gpt2":
+            writer.add_tokenizer_pre("smollm")
+            writer.add_token_merges(["a b", "\u0120 a"])
+        else:
+            writer.add_token_scores([0.0, 0.0, 0.0, -1.0, -2.0, -0.5, -3.0, -1.5])
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(2)
+        writer.add_chat_template("{{ messages }}")
+        writer.add_tensor("token_embd.weight", rng.standard_normal((8, 32)).astype(np.float32))
+
+    write_gguf("tokenizer_gpt2.gguf", lambda w: tokenizer(w, "gpt2"))
+    write_gguf("tokenizer_llama.gguf", lambda w: tokenizer(w, "llama"))
+    write_gguf("tensors.gguf", tensors)
+    write_gguf("aligned64.gguf", aligned, alignment=64)
+    write_gguf("metadata_only.gguf", metadata_only)
+
+
+CORPORA = ["tokenizer", "model_config", "adapter", "gguf"]
+
+
 def main() -> None:
-    out = sys.argv[1]
-    tokenizers_corpus(out, sys.argv[2] if len(sys.argv) > 2 else "")
-    configs_corpus(out)
-    adapters_corpus(out)
+    args = sys.argv[1:]
+    only = CORPORA
+    if args[:1] == ["--only"]:
+        only, args = [args[1]], args[2:]
+    out = args[0]
+    if "tokenizer" in only:
+        tokenizers_corpus(out, args[1] if len(args) > 1 else "")
+    if "model_config" in only:
+        configs_corpus(out)
+    if "adapter" in only:
+        adapters_corpus(out)
+    if "gguf" in only:
+        gguf_corpus(out)
 
 
 if __name__ == "__main__":
