@@ -32,6 +32,7 @@ struct FinetuneOptions {
   std::string target_modules = "q_proj,v_proj";
   int64_t max_length = 512;
   std::string device = "cpu";
+  std::string chat_template, system;
 };
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -51,7 +52,11 @@ int run_finetune(FinetuneOptions o) {
   const c10::Device device = parse_device(o.device);
   const model::Transformer model = model::Transformer::load(o.model_dir, device, at::kFloat);
   const auto tok = tokenizer::Tokenizer::from_model_dir(o.model_dir);
-  const auto data = train::read_sft_data(o.data, tok, o.fields, o.max_length);
+  train::SftPromptFormat format;
+  if (!o.chat_template.empty()) format.chat = utility::ChatTemplate::parse(o.chat_template, "--chat-template");
+  if (!o.system.empty() && !format.chat) throw ConfigError("--system: needs --chat-template");
+  format.system = o.system;
+  const auto data = train::read_sft_data(o.data, tok, o.fields, o.max_length, format);
   log::info(cat("finetune: ", data.size(), " examples from ", o.data, "; LoRA r ", o.lora.rank, ", alpha ",
                 o.lora.alpha, " on ", o.target_modules, "; ", o.train.steps, " steps of ", o.train.batch_size,
                 " at lr ", o.train.learning_rate, ", seed ", o.train.seed));
@@ -105,6 +110,10 @@ CommandRunner add_finetune_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   sub->add_option("--log-every", o->train.log_every, "Steps between loss lines (0: none)")->capture_default_str();
+  sub->add_option("--chat-template", o->chat_template,
+                  "Format each prompt as one user turn (chatml, gemma, llama-3, mistral, qwen, or a template with "
+                  "{prompt}), as the utilities' chat_template does when scoring");
+  sub->add_option("--system", o->system, "System prompt of the chat template");
   sub->add_option("--device", o->device, "cpu (deterministic for a seed), cuda or cuda:N")->capture_default_str();
   return [o]() -> int { return run_finetune(*o); };
 }
