@@ -5,7 +5,7 @@
 #  2. four ../shared/datasets sets split into training and held-out halves (scripts/smollm2_data.py);
 #  3. one LoRA expert per set by `modelswarm finetune`, in SmolLM2's chat format (ChatML with its
 #     default system turn), so that experts are trained on the text the utilities score.
-# Takes about 15 minutes on 2 CPU cores. Then scripts/smollm2_eval.sh scores them.
+# Takes about 15 to 20 minutes on 2 CPU cores. Then scripts/smollm2_eval.sh scores them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/modelswarm

@@ -26,30 +26,6 @@ constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint32_t kMaxDims = 4;      // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 8;   // real files nest at most once; deeper is a damaged file
 
-// Every ggml type's block: elements and bytes (gguf-py's GGML_QUANT_SIZES), so that the tensor
-// directory can be checked against the file even for the types dequantize() does not handle.
-struct Layout {
-  const char* name;
-  int64_t block_elements;
-  int64_t block_bytes;
-};
-
-std::optional<Layout> ggml_layout(uint32_t type) {
-  static const std::unordered_map<uint32_t, Layout> layouts = {
-      {0, {"F32", 1, 4}},          {1, {"F16", 1, 2}},        {2, {"Q4_0", 32, 18}},     {3, {"Q4_1", 32, 20}},
-      {6, {"Q5_0", 32, 22}},       {7, {"Q5_1", 32, 24}},     {8, {"Q8_0", 32, 34}},     {9, {"Q8_1", 32, 40}},
-      {10, {"Q2_K", 256, 84}},     {11, {"Q3_K", 256, 110}},  {12, {"Q4_K", 256, 144}},  {13, {"Q5_K", 256, 176}},
-      {14, {"Q6_K", 256, 210}},    {15, {"Q8_K", 256, 292}},  {16, {"IQ2_XXS", 256, 66}}, {17, {"IQ2_XS", 256, 74}},
-      {18, {"IQ3_XXS", 256, 98}},  {19, {"IQ1_S", 256, 50}},  {20, {"IQ4_NL", 32, 18}},  {21, {"IQ3_S", 256, 110}},
-      {22, {"IQ2_S", 256, 82}},    {23, {"IQ4_XS", 256, 136}}, {24, {"I8", 1, 1}},       {25, {"I16", 1, 2}},
-      {26, {"I32", 1, 4}},         {27, {"I64", 1, 8}},       {28, {"F64", 1, 8}},       {29, {"IQ1_M", 256, 56}},
-      {30, {"BF16", 1, 2}},        {34, {"TQ1_0", 256, 54}},  {35, {"TQ2_0", 256, 66}},  {39, {"MXFP4", 32, 17}},
-  };
-  const auto it = layouts.find(type);
-  if (it == layouts.end()) return std::nullopt;
-  return it->second;
-}
-
 // A read-only mapping of the whole file: tensors are read in place, and the metadata parser
 // checks every length against the mapping's size before touching a byte.
 class Mapping {
@@ -277,7 +253,7 @@ struct File::Impl {
     }
     t.shape.assign(ne.rbegin(), ne.rend());
     t.type = in.scalar<uint32_t>("a tensor type");
-    const auto layout = ggml_layout(t.type);
+    const auto layout = type_layout(t.type);
     MS_CHECK(layout.has_value(), source, ": tensor ", t.name, " has unknown ggml type ", t.type);
     MS_CHECK(ne[0] % layout->block_elements == 0, source, ": tensor ", t.name, " has rows of ", ne[0],
              " elements, not a multiple of ", layout->name, "'s block of ", layout->block_elements);
@@ -330,8 +306,7 @@ const TensorInfo* File::find(const std::string& name) const {
 
 at::Tensor File::read(const TensorInfo& info) const {
   if (!is_supported(info.type)) {
-    const auto layout = ggml_layout(info.type);
-    throw Error(cat(impl_->path.string(), ": tensor ", info.name, " has type ", layout ? layout->name : "unknown",
+    throw Error(cat(impl_->path.string(), ": tensor ", info.name, " has type ", type_name(info.type),
                     ", which modelswarm does not dequantise (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and "
                     "Q2_K to Q6_K are supported)"));
   }

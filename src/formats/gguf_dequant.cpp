@@ -274,9 +274,29 @@ const TypeInfo& type_info(TensorType type) {
 
 }  // namespace
 
+// The ggml types dequantize() does not handle, with their blocks (gguf-py's GGML_QUANT_SIZES).
+const TypeLayout* unsupported_layout(uint32_t type) {
+  static const std::pair<uint32_t, TypeLayout> layouts[] = {
+      {9, {"Q8_1", 32, 40}},       {15, {"Q8_K", 256, 292}},   {16, {"IQ2_XXS", 256, 66}}, {17, {"IQ2_XS", 256, 74}},
+      {18, {"IQ3_XXS", 256, 98}},  {19, {"IQ1_S", 256, 50}},   {20, {"IQ4_NL", 32, 18}},   {21, {"IQ3_S", 256, 110}},
+      {22, {"IQ2_S", 256, 82}},    {23, {"IQ4_XS", 256, 136}}, {24, {"I8", 1, 1}},         {25, {"I16", 1, 2}},
+      {26, {"I32", 1, 4}},         {27, {"I64", 1, 8}},        {28, {"F64", 1, 8}},        {29, {"IQ1_M", 256, 56}},
+      {34, {"TQ1_0", 256, 54}},    {35, {"TQ2_0", 256, 66}},   {39, {"MXFP4", 32, 17}},
+  };
+  for (const auto& [number, layout] : layouts)
+    if (number == type) return &layout;
+  return nullptr;
+}
+
+std::optional<TypeLayout> type_layout(uint32_t type) {
+  if (const TypeInfo* info = find_type(type)) return TypeLayout{info->name, info->elements, info->bytes};
+  if (const TypeLayout* layout = unsupported_layout(type)) return *layout;
+  return std::nullopt;
+}
+
 std::string type_name(uint32_t type) {
-  const TypeInfo* info = find_type(type);
-  return info ? std::string(info->name) : cat("type ", type);
+  const auto layout = type_layout(type);
+  return layout ? std::string(layout->name) : cat("type ", type);
 }
 
 bool is_supported(uint32_t type) { return find_type(type) != nullptr; }

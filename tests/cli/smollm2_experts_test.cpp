@@ -18,6 +18,7 @@ TEST(Smollm2Experts, CommittedExpertsLoadOnTheConvertedModelAndAreScored) {
   MS_REQUIRE_SHARED();
   ASSERT_FALSE(test::smollm2_model().empty());
   const fs::path experts = test::source_dir() / "models" / "smollm2-experts";
+  const fs::path dir = test::temp_dir("smollm2-experts");
   const std::vector<std::string> names = {"commonsense_qa", "openbook_qa", "arithmetic", "svamp"};
   json task = {{"base_model", test::smollm2_model().string()},
                {"experts", json::array()},
@@ -26,9 +27,10 @@ TEST(Smollm2Experts, CommittedExpertsLoadOnTheConvertedModelAndAreScored) {
                             {"chat_template", "chatml"},
                             {"system_prompt", "You are a helpful AI assistant named SmolLM, trained by Hugging Face"},
                             {"data", {{"path", (test::shared_dir() / "datasets" / "commonsense_qa.jsonl").string()},
-                                      {"dev_size", 4}, {"test_size", 0}}}}}};
+                                      {"dev_size", 4}, {"test_size", 0}}}}},
+               {"output", {{"dir", (dir / "run").string()}}}};
   for (const auto& n : names) task["experts"].push_back((experts / n).string());
-  const fs::path config = test::temp_dir("smollm2-experts") / "task.json";
+  const fs::path config = dir / "task.json";
   std::ofstream(config) << task.dump(2);
 
   const auto r = test::run_cli({"-q", "eval", "--config", config.string(), "--split", "dev", "--json"});

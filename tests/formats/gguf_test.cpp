@@ -86,8 +86,11 @@ TEST(GgufDequant, Q4_1BlockByHand) {
 }
 
 TEST(GgufDequant, TypeNamesAndSizes) {
-  EXPECT_EQ(gguf::type_name(23), "type 23");  // IQ4_XS: a ggml type we do not dequantise
+  EXPECT_EQ(gguf::type_name(23), "IQ4_XS");  // a ggml type we do not dequantise
   EXPECT_FALSE(gguf::is_supported(23));
+  EXPECT_EQ(gguf::type_layout(23)->block_bytes, 136);  // so the reader still checks its size
+  EXPECT_EQ(gguf::type_name(99), "type 99");
+  EXPECT_FALSE(gguf::type_layout(99).has_value());
   EXPECT_EQ(gguf::type_name(12), "Q4_K");
   EXPECT_TRUE(gguf::is_supported(30));
   EXPECT_EQ(gguf::block_elements(TensorType::kQ6_K), 256);
@@ -103,7 +106,7 @@ TEST(GgufDequant, RefusesPartialBlocksAndUnsupportedTypes) {
                 .find("not a multiple of its block size 32"),
             std::string::npos);
   EXPECT_NE(test::message_of<Error>([&] { gguf::dequantize(static_cast<TensorType>(23), zeros.data(), 32); })
-                .find("type 23"),
+                .find("IQ4_XS is not supported"),
             std::string::npos);
   EXPECT_EQ(gguf::dequantize(TensorType::kQ4_K, nullptr, 0).numel(), 0);
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,17 @@ enum class TensorType : uint32_t {
   kBF16 = 30,
 };
 
-/// "Q4_1" for a known type, "type 23" otherwise.
+/// The block of a ggml type: how many elements it holds in how many bytes.
+struct TypeLayout {
+  const char* name;  // "Q4_1"
+  int64_t block_elements;
+  int64_t block_bytes;
+};
+/// Every ggml type's layout, dequantised here or not (so a file's tensor directory can be
+/// checked whole); nullopt for a number ggml does not define.
+std::optional<TypeLayout> type_layout(uint32_t type);
+
+/// "Q4_1" for a ggml type, "type 99" for an unknown number.
 std::string type_name(uint32_t type);
 /// Whether dequantize() handles this ggml type.
 bool is_supported(uint32_t type);
