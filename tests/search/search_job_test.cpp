@@ -244,7 +244,12 @@ TEST(SearchJob, ASecondSearchOnARunDirectoryInUseIsRefused) {
   MS_REQUIRE_SHARED();
   ASSERT_EQ(stories_pool().experts.size(), 5u);
   const fs::path dir = test::temp_dir("busy");
-  const fs::path config = write_config(dir, kShortSearch);
+  // The first search must outlive the second's start (a short one can end first on a loaded
+  // machine, a clean-clone CI run showed it), so it runs until it is told to stop.
+  json long_search = kShortSearch;
+  long_search["search"]["max_iterations"] = 10000;
+  long_search["search"]["patience"] = 10000;
+  const fs::path config = write_config(dir, long_search);
   const test::Child first = test::start_modelswarm(search_args(config, false), dir / "logs");
   const auto start = std::chrono::steady_clock::now();
   while (!fs::exists(dir / "run" / "checkpoint" / "state.json") &&
@@ -259,8 +264,10 @@ TEST(SearchJob, ASecondSearchOnARunDirectoryInUseIsRefused) {
         << line;
     EXPECT_NE(line.find((dir / "run").string()), std::string::npos) << line;
   }
+  ::kill(first.pid, SIGTERM);
   const auto finished = test::wait_for(first);
-  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  ASSERT_EQ(finished.exit_code, 1) << finished.err;  // interrupted, checkpoint saved
+  EXPECT_NE(finished.err.find("interrupted after iteration"), std::string::npos) << finished.err;
   EXPECT_FALSE(fs::exists(dir / "run" / ".lock"));  // released with its holder
   EXPECT_EQ(read_file(dir / "run" / "search.log").find("another search"), std::string::npos);
 }
