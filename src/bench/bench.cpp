@@ -282,6 +282,26 @@ bool wants(const BenchOptions& o, const char* phase) {
   return std::find(o.phases.begin(), o.phases.end(), phase) != o.phases.end();
 }
 
+// Large square matmuls, as fast as libtorch goes on this device and dtype: the fastest run over at
+// least `seconds` (a peak, so the best run, not the mean).
+BenchFigure matmul_peak(const c10::Device& device, c10::ScalarType dtype, int64_t N, double seconds) {
+  const auto options = at::TensorOptions(device).dtype(dtype);
+  const at::Tensor a = at::randn({N, N}, options), b = at::randn({N, N}, options);
+  double fastest = 0;
+  auto timed = [&] {
+    const auto start = std::chrono::steady_clock::now();
+    at::matmul(a, b);
+    synchronize(device);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fastest = fastest == 0 ? s : std::min(fastest, s);
+  };
+  BenchFigure peak = measure("peak", cat("matmul ", N, "x", N, " ", dtype_name(dtype), ", fastest run"), device,
+                             seconds, timed);
+  peak.seconds_per_run = fastest;
+  peak.flops_per_run = 2.0 * N * N * N;
+  return peak;
+}
+
 }  // namespace
 
 ModelConfig bench_preset(const std::string& name) {
@@ -304,23 +324,14 @@ BenchReport run_bench(const BenchOptions& o) {
   const auto options = at::TensorOptions(device).dtype(dtype);
   at::manual_seed(o.seed);
 
-  // The matmul peak: large square matmuls, as fast as libtorch goes on this device/dtype: the
-  // fastest of the runs of at least 2 s (a peak, so the best run, not the mean).
+  // The peak of the dtype in use, which every figure is a fraction of; float32's and bfloat16's
+  // too, so that one run shows what the other dtype would give on this device.
   const int64_t N = o.matmul_size > 0 ? o.matmul_size : device.is_cpu() ? 1024 : 8192;
-  {
-    const at::Tensor a = at::randn({N, N}, options), b = at::randn({N, N}, options);
-    double fastest = 0;
-    auto timed = [&] {
-      const auto start = std::chrono::steady_clock::now();
-      at::matmul(a, b);
-      synchronize(device);
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      fastest = fastest == 0 ? s : std::min(fastest, s);
-    };
-    r.matmul = measure("peak", cat("matmul ", N, "x", N, ", fastest run"), device, std::max(o.min_seconds, 2.0), timed);
-    r.matmul.seconds_per_run = fastest;
-    r.matmul.flops_per_run = 2.0 * N * N * N;
-  }
+  const double peak_seconds = std::max(o.min_seconds, 2.0);
+  r.matmul = matmul_peak(device, dtype, N, peak_seconds);
+  r.dtype_reason = choose_dtype(o.dtype, device).reason;
+  for (const c10::ScalarType other : {c10::kFloat, c10::kBFloat16})
+    r.matmul_peaks[dtype_name(other)] = other == dtype ? r.matmul : matmul_peak(device, other, N, peak_seconds);
 
   const auto base_weights = random_weights(r.config, options);
   const Transformer model(r.config, base_weights, device, dtype, cat("bench preset ", o.preset));
@@ -353,6 +364,8 @@ json BenchReport::to_json() const {
   json sections = json::object();
   for (const char* phase : kPhases) sections[phase] = json::array();
   for (const auto& f : figures) sections[f.section].push_back(figure_json(f, peak));
+  json peaks_json = json::object();
+  for (const auto& [name, figure] : matmul_peaks) peaks_json[name] = figure_json(figure, peak);
   json comparisons_json = json::array();
   for (const auto& c : comparisons)
     comparisons_json.push_back({{"name", c.name}, {"value", c.value}, {"meaning", c.meaning}});
@@ -385,7 +398,9 @@ json BenchReport::to_json() const {
                 {"new_tokens", options.gen_tokens}}},
               {"max_batch_tokens", options.max_batch_tokens}}},
             {"memory_kind", memory_kind},
+            {"dtype_reason", dtype_reason},
             {"matmul_peak", figure_json(matmul, peak)},
+            {"matmul_peaks", peaks_json},
             {"comparisons", comparisons_json}};
   for (auto& [phase, figures_json] : sections.items()) j[phase] = figures_json;
   return j;
@@ -402,7 +417,10 @@ std::string BenchReport::to_text() const {
       << " particles (comparisons: " << compared << ") of LoRA rank " << options.rank
       << " on all linear modules (D = " << particle_dim << "), max " << options.max_batch_tokens
       << " tokens per pass\n"
-      << "peak    " << matmul.name << ": " << human(peak, "FLOP/s") << " (" << matmul.runs << " runs)\n";
+      << "dtype   " << dtype << ": " << dtype_reason << "\n";
+  for (const auto& [name, figure] : matmul_peaks)
+    out << "peak    " << figure.name << ": " << human(figure.flops_per_second(), "FLOP/s") << " (" << figure.runs
+        << " runs)" << (name == dtype ? ", the peak of the dtype in use" : "") << "\n";
   char line[320];
   std::string section;
   for (const auto& f : figures) {

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/chat_options.h"
 #include "cli/commands.h"
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
@@ -32,7 +33,7 @@ struct FinetuneOptions {
   std::string target_modules = "q_proj,v_proj";
   int64_t max_length = 512;
   std::string device = "cpu";
-  std::string chat_template, system;
+  ChatOptions chat;
 };
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -45,6 +46,9 @@ std::vector<std::string> split_commas(const std::string& text) {
 
 int run_finetune(FinetuneOptions o) {
   configure_runtime();
+  train::SftPromptFormat format;
+  format.chat = parse_chat_options(o.chat);
+  format.system = o.chat.system;
   const hf::Source source = hf::resolve(o.model_dir);
   o.model_dir = source.path.string();
   o.lora.target_modules = split_commas(o.target_modules);
@@ -52,10 +56,6 @@ int run_finetune(FinetuneOptions o) {
   const c10::Device device = parse_device(o.device);
   const model::Transformer model = model::Transformer::load(o.model_dir, device, at::kFloat);
   const auto tok = tokenizer::Tokenizer::from_model_dir(o.model_dir);
-  train::SftPromptFormat format;
-  if (!o.chat_template.empty()) format.chat = utility::ChatTemplate::parse(o.chat_template, "--chat-template");
-  if (!o.system.empty() && !format.chat) throw ConfigError("--system: needs --chat-template");
-  format.system = o.system;
   const auto data = train::read_sft_data(o.data, tok, o.fields, o.max_length, format);
   log::info(cat("finetune: ", data.size(), " examples from ", o.data, "; LoRA r ", o.lora.rank, ", alpha ",
                 o.lora.alpha, " on ", o.target_modules, "; ", o.train.steps, " steps of ", o.train.batch_size,
@@ -110,10 +110,7 @@ CommandRunner add_finetune_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   sub->add_option("--log-every", o->train.log_every, "Steps between loss lines (0: none)")->capture_default_str();
-  sub->add_option("--chat-template", o->chat_template,
-                  "Format each prompt as one user turn (chatml, gemma, llama-3, mistral, qwen, or a template with "
-                  "{prompt}), as the utilities' chat_template does when scoring");
-  sub->add_option("--system", o->system, "System prompt of the chat template");
+  add_chat_options(*sub, o->chat, "each prompt");
   sub->add_option("--device", o->device, "cpu (deterministic for a seed), cuda or cuda:N")->capture_default_str();
   return [o]() -> int { return run_finetune(*o); };
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/chat_options.h"
 #include "cli/commands.h"
 #include "modelswarm/common/device.h"
 #include "modelswarm/common/error.h"
@@ -30,8 +31,7 @@ struct GenerateOptions {
   std::string model_dir;
   std::string adapter_dir;     // empty: the base model
   std::string prompt;
-  std::string chat_template;   // empty: the prompt as given
-  std::string system;
+  ChatOptions chat;
   int64_t max_new_tokens = 64;
   double temperature = 0.0;    // 0 = greedy
   double top_p = 1.0;          // 1 = no nucleus cut
@@ -43,15 +43,17 @@ struct GenerateOptions {
 
 int run_generate(GenerateOptions o) {
   configure_runtime();
+  const auto chat = parse_chat_options(o.chat);
   o.model_dir = hf::resolve_path(o.model_dir).string();
   if (!o.adapter_dir.empty()) o.adapter_dir = hf::resolve_path(o.adapter_dir).string();
   c10::InferenceMode inference;
   const c10::Device device = parse_device(o.device);
-  const c10::ScalarType dtype = parse_dtype(o.dtype, device);
+  const DtypeChoice choice = choose_dtype(o.dtype, device);
+  const c10::ScalarType dtype = choice.dtype;
   const model::Transformer model = model::Transformer::load(o.model_dir, device, dtype);
   const auto tok = tokenizer::Tokenizer::from_model_dir(o.model_dir);
-  log::info(cat("generate: ", model.config().architecture, " from ", o.model_dir, " on ", device.str(), " in ",
-                dtype_name(dtype)));
+  log::info(cat("generate: ", model.config().architecture, " from ", o.model_dir,
+                " on ", device.str(), " in ", describe(choice)));
 
   // The adapter becomes a pool of one expert: particle 0 of a one-row batch.
   lora::ExpertPool pool;
@@ -65,14 +67,8 @@ int run_generate(GenerateOptions o) {
   }
 
   // A chat-formatted prompt carries its own BOS, as the utilities encode it.
-  std::string text = o.prompt;
-  if (!o.chat_template.empty()) {
-    const auto chat = utility::ChatTemplate::parse(o.chat_template, "--chat-template");
-    text = chat.apply(o.prompt, o.system, *utility::tokenizer_encoder(tok));
-  } else if (!o.system.empty()) {
-    throw ConfigError("--system: needs --chat-template (a system turn is part of a chat template)");
-  }
-  const std::vector<int64_t> prompt = tok.encode(text, /*add_special_tokens=*/o.chat_template.empty());
+  const std::string text = chat ? chat->apply(o.prompt, o.chat.system, *utility::tokenizer_encoder(tok)) : o.prompt;
+  const std::vector<int64_t> prompt = tok.encode(text, /*add_special_tokens=*/!chat);
   if (prompt.empty()) throw ConfigError("--prompt: encodes to no tokens; give some text");
   const int64_t context = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
   if (context > model.config().max_position_embeddings)
@@ -101,9 +97,7 @@ CommandRunner add_generate_command(CLI::App& app) {
   sub->add_option("--adapter", o->adapter_dir,
                   "PEFT LoRA adapter directory to apply, or org/name[@revision][/subfolder] from the HF cache");
   sub->add_option("--prompt", o->prompt, "Text to continue (BOS is added as the tokenizer says)")->required();
-  sub->add_option("--chat-template", o->chat_template,
-                  "Format the prompt as one user turn: chatml, gemma, llama-3, mistral, qwen, or a template with {prompt}");
-  sub->add_option("--system", o->system, "System prompt of the chat template's system turn");
+  add_chat_options(*sub, o->chat, "the prompt");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate (stops earlier at EOS)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

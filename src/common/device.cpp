@@ -6,6 +6,9 @@
 #include <ATen/Context.h>
 
 #include <cstdlib>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -46,12 +49,46 @@ c10::Device parse_device(const std::string& name) {
   throw ConfigError(cat("device '", name, "' is not one of auto, cpu, cuda, cuda:N"));
 }
 
+std::string cpu_bfloat16_instructions() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // CPUID says what the core has, XCR0 whether the OS saves the registers it needs.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return "";
+  unsigned xcr0_low = 0, xcr0_high = 0;
+  __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  const bool avx512_state = (xcr0_low & 0xE6) == 0xE6;      // SSE, AVX, opmask, ZMM
+  const bool amx_state = (xcr0_low & 0x60000) == 0x60000;   // tile config and tile data
+  if (__get_cpuid_max(0, nullptr) < 7) return "";
+  __cpuid_count(7, 0, a, b, c, d);
+  if (amx_state && (d & (1u << 22))) return "amx_bf16";
+  __cpuid_count(7, 1, a, b, c, d);
+  if (avx512_state && (a & (1u << 5))) return "avx512_bf16";
+#endif
+  return "";
+}
+
+DtypeChoice choose_dtype(const std::string& name, const c10::Device& device, const std::string& bfloat16_instructions) {
+  if (name == "float32" || name == "fp32") return {c10::kFloat, "requested"};
+  if (name == "bfloat16" || name == "bf16") {
+    if (device.is_cpu() && bfloat16_instructions.empty())
+      return {c10::kBFloat16, "requested, though this CPU has no bfloat16 matmul instructions (avx512_bf16, amx_bf16): "
+                              "slower than float32 here"};
+    return {c10::kBFloat16, "requested"};
+  }
+  if (name == "float16" || name == "fp16") return {c10::kHalf, "requested"};
+  if (name != "auto") throw ConfigError(cat("dtype '", name, "' is not one of auto, float32, bfloat16, float16"));
+  if (!device.is_cpu()) return {c10::kBFloat16, cat("auto: bfloat16 on ", device.str())};
+  if (!bfloat16_instructions.empty())
+    return {c10::kBFloat16, cat("auto: the CPU multiplies bfloat16 natively (", bfloat16_instructions, ")")};
+  return {c10::kFloat,
+          "auto: the CPU has no bfloat16 matmul instructions (avx512_bf16, amx_bf16), so bfloat16 would run slower "
+          "than float32"};
+}
+
+std::string describe(const DtypeChoice& choice) { return cat(dtype_name(choice.dtype), " (", choice.reason, ")"); }
+
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {
-  if (name == "auto") return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
-  if (name == "float32" || name == "fp32") return c10::kFloat;
-  if (name == "bfloat16" || name == "bf16") return c10::kBFloat16;
-  if (name == "float16" || name == "fp16") return c10::kHalf;
-  throw ConfigError(cat("dtype '", name, "' is not one of auto, float32, bfloat16, float16"));
+  return choose_dtype(name, device).dtype;
 }
 
 std::string dtype_name(c10::ScalarType dtype) {

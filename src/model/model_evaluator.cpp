@@ -135,14 +135,15 @@ std::unique_ptr<Evaluator> load_evaluator(const std::filesystem::path& model_dir
                                           const EngineOptions& options) {
   configure_runtime();
   const c10::Device device = parse_device(options.device);
-  const c10::ScalarType dtype = parse_dtype(options.dtype, device);
+  const DtypeChoice choice = choose_dtype(options.dtype, device);
+  const c10::ScalarType dtype = choice.dtype;
   if (read_model_config(model_dir).head != Head::kCausalLM)
     throw Error(cat(model_dir.string(), ": a sequence-classification checkpoint (a reward model) cannot generate or "
                     "score text; use it as utility.reward_model"));
   Transformer model = Transformer::load(model_dir, device, dtype);
   auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
-  log::info(cat("engine: ", model.config().architecture, " from ", model_dir.string(), " on ", device.str(), " in ",
-                dtype_name(dtype)));
+  log::info(cat("engine: ", model.config().architecture, " from ", model_dir.string(),
+                " on ", device.str(), " in ", describe(choice)));
   return advise_on_out_of_memory(std::make_unique<ModelEvaluator>(std::move(model), std::move(tokenizer), layout, options),
                                  options);
 }

@@ -84,13 +84,14 @@ std::unique_ptr<RewardModel> load_reward_model(const std::filesystem::path& mode
   const std::string architecture = check_reward_model(model_dir);
   configure_runtime();
   const c10::Device device = parse_device(options.device);
-  const c10::ScalarType dtype = parse_dtype(options.dtype, device);
+  const DtypeChoice choice = choose_dtype(options.dtype, device);
+  const c10::ScalarType dtype = choice.dtype;
   const auto tensors = safetensors::load_checkpoint(model_dir);
   Transformer decoder(read_model_config(model_dir), tensors, device, dtype, model_dir.string());
   at::Tensor score_head = tensors.at(kScoreHead).to(device, dtype).contiguous();  // (1, D)
   auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
-  log::info(cat("reward model: ", architecture, " from ", model_dir.string(), " on ", device.str(), " in ",
-                dtype_name(dtype)));
+  log::info(cat("reward model: ", architecture, " from ", model_dir.string(),
+                " on ", device.str(), " in ", describe(choice)));
   return std::make_unique<CheckpointRewardModel>(std::move(decoder), std::move(score_head), std::move(tokenizer),
                                                  options.max_batch_tokens);
 }

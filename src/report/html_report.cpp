@@ -126,7 +126,7 @@ std::string config_table(const json& report) {
     s << "<tr><th>" << escape(k) << "</th><td>" << escape(v) << "</td></tr>";
   };
   for (const char* key : {"algorithm", "stopped_because", "iterations", "evaluations", "seed", "device", "dtype",
-                          "wall_time_s", "seconds_per_iteration", "evaluated_tokens"}) {
+                          "dtype_reason", "wall_time_s", "seconds_per_iteration", "evaluated_tokens"}) {
     if (report.contains(key)) row(key, report[key].is_string() ? report[key].get<std::string>() : report[key].dump());
   }
   if (report.contains("utility")) row("utility", report["utility"].dump());

@@ -59,6 +59,7 @@ json make_report(const LoadedJob& job, const TaskConfig& config, const RunResult
   report["config_path"] = config.source.string();
   report["device"] = job.evaluator->device().str();
   report["dtype"] = dtype_name(job.model_dtype());
+  report["dtype_reason"] = choose_dtype(config.dtype, job.evaluator->device()).reason;
   report["space"] = config.space == SearchSpace::kCoefficients ? "coefficients" : "parameters";
   report["utility"] = {{"type", info.type}, {"metric", info.metric}, {"description", info.description},
                        {"dev_examples", info.dev_examples}, {"validation_examples", info.validation_examples},

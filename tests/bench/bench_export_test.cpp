@@ -21,7 +21,7 @@ TEST(BenchExport, TransformersAndPeftScoreTheExportLikeTheEngine) {
   const fs::path dir = test::temp_dir("bench-reference") / "export";
   const auto bench = test::run_cli({"-q", "bench", "--preset", "tiny", "--phases", "pso", "--particles", "2", "--rank",
                                     "2", "--questions", "2", "--choices", "3", "--prompt-tokens", "6",
-                                    "--choice-tokens", "3", "--device", "cpu", "--min-seconds", "0", "--matmul-size",
+                                    "--choice-tokens", "3", "--device", "cpu", "--dtype", "float32", "--min-seconds", "0", "--matmul-size",
                                     "64", "--export", dir.string()});
   ASSERT_EQ(bench.exit_code, 0) << bench.output;
   std::string output;

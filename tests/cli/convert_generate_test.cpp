@@ -32,7 +32,7 @@ TEST(ConvertGenerateCli, GreedyContinuationIsLlama2cs) {
   for (const json& c : reference["cases"]) {
     const std::string prompt = c["prompt"];
     const auto r = test::run_cli({"-q", "generate", "--model", model.string(), "--prompt", prompt,
-                                  "--max-new-tokens", "40", "--device", "cpu"});
+                                  "--max-new-tokens", "40", "--device", "cpu", "--dtype", "float32"});
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output, c["greedy_text"].get<std::string>() + "\n") << c["prompt"];
   }
@@ -47,7 +47,8 @@ TEST(ConvertGenerateCli, AdapterContinuationIsPefts) {
   ASSERT_TRUE(test::run_python("llama2c_oracle.py", {"generate", model.string(), adapter.string(), "Once upon a time",
                                                       "30", (dir / "peft.txt").string()}));
   const auto r = test::run_cli({"-q", "generate", "--model", model.string(), "--adapter", adapter.string(), "--prompt",
-                                "Once upon a time", "--max-new-tokens", "30", "--device", "cpu"});
+                                "Once upon a time", "--max-new-tokens", "30", "--device", "cpu",
+                                "--dtype", "float32"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, read_file(dir / "peft.txt") + "\n");
 }
@@ -57,7 +58,8 @@ TEST(ConvertGenerateCli, SamplingIsReproducibleForASeed) {
   const fs::path model = convert_stories(test::temp_dir("cli") / "stories260K");
   auto sample = [&](const std::string& seed) {
     return test::run_cli({"-q", "generate", "--model", model.string(), "--prompt", "Lily", "--max-new-tokens", "30",
-                          "--temperature", "1.0", "--top-p", "0.9", "--seed", seed, "--device", "cpu"});
+                          "--temperature", "1.0", "--top-p", "0.9", "--seed", seed, "--device", "cpu",
+                          "--dtype", "float32"});
   };
   const auto a = sample("1"), b = sample("1"), c = sample("2");
   EXPECT_EQ(a.exit_code, 0) << a.output;
@@ -102,6 +104,16 @@ TEST(ConvertGenerateCli, GenerateNeedsAModelAndAPrompt) {
   const auto missing = test::run_cli({"generate", "--model", "/nonexistent/model", "--prompt", "x", "--device", "cpu"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("/nonexistent/model"), std::string::npos) << missing.output;
+  // A system turn belongs to a chat template: refused before any model loads, for generate and finetune.
+  const std::string data = (test::source_dir() / "configs" / "data" / "stories_mc.jsonl").string();
+  for (const std::vector<std::string>& command : {std::vector<std::string>{"generate", "--prompt", "x"},
+                                                  {"finetune", "--data", data, "--output", "o"}}) {
+    std::vector<std::string> args = command;
+    args.insert(args.end(), {"--model", "/nonexistent/model", "--system", "Be brief."});
+    const auto system_alone = test::run_cli(args);
+    EXPECT_EQ(system_alone.exit_code, 2) << command[0] << system_alone.output;
+    EXPECT_NE(system_alone.output.find("--system: needs --chat-template"), std::string::npos) << system_alone.output;
+  }
 }
 
 TEST(BenchCli, TinyPresetReportsEveryPhaseAndExportsItsModelAndData) {
@@ -109,12 +121,16 @@ TEST(BenchCli, TinyPresetReportsEveryPhaseAndExportsItsModelAndData) {
   const auto r = test::run_cli({"-q", "bench", "--preset", "tiny", "--batch", "2", "--seq", "16", "--particles", "3",
                                 "--compare-particles", "2", "--rank", "2", "--questions", "5", "--choices", "3",
                                 "--prompt-tokens", "8", "--choice-tokens", "2", "--gen-prompts", "2", "--gen-tokens",
-                                "3", "--device", "cpu", "--min-seconds", "0", "--matmul-size", "128", "--json",
+                                "3", "--device", "cpu", "--dtype", "float32", "--min-seconds", "0", "--matmul-size", "128", "--json",
                                 "--export", (dir / "export").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const json report = json::parse(r.output);
   EXPECT_EQ(report["model"]["layers"], 5);
   EXPECT_GT(report["matmul_peak"]["flops_per_second"].get<double>(), 0);
+  EXPECT_EQ(report["dtype_reason"], "requested");
+  for (const char* dtype : {"float32", "bfloat16"})  // both peaks, whichever dtype runs
+    EXPECT_GT(report["matmul_peaks"][dtype]["flops_per_second"].get<double>(), 0) << dtype;
+  EXPECT_EQ(report["matmul_peaks"]["float32"]["seconds_per_run"], report["matmul_peak"]["seconds_per_run"]);
   const std::map<std::string, size_t> figures = {{"forward", 3}, {"mc", 3}, {"generate", 2}, {"pso", 1}};
   for (const auto& [section, count] : figures) {
     ASSERT_EQ(report[section].size(), count) << section;

@@ -33,6 +33,7 @@ TEST(EvalCli, MultipleChoiceAccuracyMatchesTransformersForBaseAndExperts) {
       {"base_model", (oracle / "model").string()},
       {"experts", {(oracle / "experts" / "expert0").string(), (oracle / "experts" / "expert1").string()}},
       {"device", "cpu"},
+      {"dtype", "float32"},
       {"utility", {{"type", "multiple_choice"}, {"data", {{"path", mc.string()}, {"dev_size", 20}, {"shuffle", false}}}}},
       {"output", {{"dir", (work / "run").string()}}}};
   write_text_atomic(work / "task.json", task.dump(2));
@@ -76,6 +77,7 @@ TEST(EvalCli, RewardModelUtilityScoresEveryModelAndRefusesACausalLm) {
   json task = {{"base_model", (models / "llama" / "model").string()},
                {"experts", {(models / "llama" / "adapter").string(), (models / "llama" / "adapter").string()}},
                {"device", "cpu"},
+               {"dtype", "float32"},
                {"utility", {{"type", "reward_model"},
                             {"reward_model", (rewards / "llama" / "model").string()},
                             {"bounds", {-100, 100}},

@@ -36,6 +36,7 @@ class HfCacheCli : public ::testing::Test {
         {"base_model", base},
         {"experts", experts},
         {"device", "cpu"},
+        {"dtype", "float32"},
         {"utility", {{"type", "multiple_choice"},
                      {"data", {{"path", (test::source_dir() / "demo" / "data" / "quiz.jsonl").string()},
                                {"dev_size", 20}, {"test_size", 20}, {"shuffle", false}}}}},
@@ -52,7 +53,7 @@ class HfCacheCli : public ::testing::Test {
 TEST_F(HfCacheCli, GenerateAndEvalTakeIdsFromTheCacheAsTheyTakeDirectories) {
   const fs::path demo = test::source_dir() / "demo";
   const std::vector<std::string> prompt = {"--prompt", "The capital of Retodo in the north is", "--max-new-tokens",
-                                           "4", "--device", "cpu"};
+                                           "4", "--device", "cpu", "--dtype", "float32"};
   auto generate = [&](const std::vector<std::string>& models) {
     std::vector<std::string> args = {"-q", "generate"};
     args.insert(args.end(), models.begin(), models.end());

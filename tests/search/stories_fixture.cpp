@@ -56,6 +56,7 @@ fs::path write_stories_task(const fs::path& dir, const json& overrides) {
       {"base_model", pool.model.string()},
       {"experts", experts},
       {"device", "cpu"},
+      {"dtype", "float32"},  // exact: several tests compare against PEFT or bit for bit
       {"utility", {{"type", "multiple_choice"}, {"metric", "acc_norm"},
                    {"data", {{"path", (source_dir() / "configs" / "data" / "stories_mc.jsonl").string()},
                              {"dev_size", 24}, {"test_size", 16}}}}},

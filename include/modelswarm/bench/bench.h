@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,9 @@ struct BenchReport {
   int64_t particle_dim = 0;       // D of the (P, D) particle tensor
   int threads = 0;                // libtorch intra-op threads
   std::string device, dtype, memory_kind;  // memory_kind: "max allocated" or "cpu peak rss"
-  BenchFigure matmul;
+  std::string dtype_reason;               // why dtype (choose_dtype): "requested", or auto's reason
+  BenchFigure matmul;                     // the peak of `dtype`: figures are fractions of it
+  std::map<std::string, BenchFigure> matmul_peaks;  // float32's and bfloat16's peaks, by dtype name
   std::vector<BenchFigure> figures;  // in phase order
   std::vector<BenchComparison> comparisons;
 
