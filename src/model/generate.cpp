@@ -21,6 +21,21 @@ at::Tensor choose_tokens(const at::Tensor& logits, double temperature, double to
   return order.gather(-1, pick).squeeze(-1);
 }
 
+namespace {
+
+// Logits (B,V) of the last positions `hidden` (B,D). Where the model's logits round (bfloat16),
+// the 8 largest are recomputed exactly, so that greedy decoding picks float32's argmax among
+// them instead of the lowest id of a rounded tie.
+at::Tensor next_token_logits(const Transformer& model, const at::Tensor& hidden) {
+  at::Tensor logits = model.logits(hidden);
+  if (!model.rounds_logits()) return logits;
+  constexpr int64_t kRefined = 8;
+  const at::Tensor top = std::get<1>(logits.topk(std::min<int64_t>(kRefined, logits.size(-1)), -1));  // (B,k)
+  return logits.scatter_(1, top, model.exact_logits(hidden, top));
+}
+
+}  // namespace
+
 std::vector<std::vector<int64_t>> generate_ids(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
                                                const LoraBatch* lora, const SamplingOptions& options,
                                                const StopCheck& stop) {
@@ -57,7 +72,7 @@ std::vector<std::vector<int64_t>> generate_ids(const Transformer& model, const s
   const at::Tensor prefill_valid = valid.narrow(1, 0, prompt_len);
   at::Tensor hidden = model.hidden_states(tokens.to(device), positions_from_valid(prefill_valid), prefill_valid,
                                           &cache, lora);                          // (B,Tp,D)
-  at::Tensor logits = model.logits(hidden.select(1, prompt_len - 1));           // (B,V)
+  at::Tensor logits = next_token_logits(model, hidden.select(1, prompt_len - 1));  // (B,V)
 
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
   std::vector<bool> done(B, false);
@@ -80,7 +95,7 @@ std::vector<std::vector<int64_t>> generate_ids(const Transformer& model, const s
     const int64_t S = cache.length + 1;
     hidden = model.hidden_states(next.to(device).unsqueeze(1), positions + step, valid.narrow(1, 0, S), &cache,
                                  lora);                                          // (B,1,D)
-    logits = model.logits(hidden.select(1, 0));                                 // (B,V)
+    logits = next_token_logits(model, hidden.select(1, 0));                     // (B,V)
   }
   return generated;
 }

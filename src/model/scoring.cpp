@@ -170,9 +170,7 @@ class Scorer {
                                                      valid_d, &cache, lora_for(unit_particle));  // (u,Tc,D)
       const at::Tensor last_hidden =
           hidden.reshape({units * Tc, -1}).index_select(0, host_to_device(at::tensor(last, at::kLong), device_));
-      const at::Tensor log_probs = at::log_softmax(model_.logits(last_hidden), -1);  // (u,V)
-      const at::Tensor first_lp =
-          log_probs.reshape(-1).index_select(0, host_to_device(at::tensor(first_tokens.flat, at::kLong), device_));
+      const at::Tensor first_lp = first_token_log_probs(last_hidden, first_tokens, V);
       scores_.index_add_(0, host_to_device(at::tensor(first_tokens.slot, at::kLong), device_), first_lp.to(at::kDouble));
 
       if (rows == 0) continue;
@@ -221,11 +219,26 @@ class Scorer {
     const at::Tensor slots = host_to_device(at::tensor(picks.slot, at::kLong), device_);     // (N)
     for (int64_t begin = 0; begin < N; begin += kLogitRows) {
       const int64_t n = std::min(kLogitRows, N - begin);
-      const at::Tensor logits = model_.logits(hidden.index_select(0, flat.narrow(0, begin, n)));  // (n,V)
-      const at::Tensor token_lp =
-          logits.gather(1, targets.narrow(0, begin, n).unsqueeze(1)).squeeze(1) - logits.logsumexp(-1);  // (n)
+      const at::Tensor rows = hidden.index_select(0, flat.narrow(0, begin, n));  // (n,D)
+      const at::Tensor logits = model_.logits(rows);                            // (n,V)
+      const at::Tensor target = targets.narrow(0, begin, n).unsqueeze(1);      // (n,1)
+      const at::Tensor target_logit =
+          model_.rounds_logits() ? model_.exact_logits(rows, target) : logits.gather(1, target);  // (n,1)
+      const at::Tensor token_lp = target_logit.squeeze(1) - logits.logsumexp(-1);                // (n)
       scores_.index_add_(0, slots.narrow(0, begin, n), token_lp.to(at::kDouble));
     }
+  }
+
+  // log p of each first token (flat index unit·V + token) from the units' last context position
+  // (u,D): log_softmax in float32 logits; below float32, each token's own logit comes from
+  // exact_logits, so that choices whose logits round alike do not tie.
+  at::Tensor first_token_log_probs(const at::Tensor& last_hidden, const Picks& first_tokens, int64_t V) const {
+    const at::Tensor flat = host_to_device(at::tensor(first_tokens.flat, at::kLong), device_);  // (n)
+    const at::Tensor logits = model_.logits(last_hidden);                                         // (u,V)
+    if (!model_.rounds_logits()) return at::log_softmax(logits, -1).reshape(-1).index_select(0, flat);
+    const at::Tensor unit = flat.div(V, "floor"), token = flat.remainder(V);
+    const at::Tensor exact = model_.exact_logits(last_hidden.index_select(0, unit), token.unsqueeze(1)).squeeze(1);
+    return exact - logits.logsumexp(-1).index_select(0, unit);
   }
 
   void count_tokens(int64_t n) {

@@ -327,6 +327,14 @@ at::Tensor Transformer::logits(const at::Tensor& hidden) const {
   return at::linear(hidden, weights_.lm_head).to(at::kFloat);  // (...,V)
 }
 
+at::Tensor Transformer::exact_logits(const at::Tensor& hidden, const at::Tensor& tokens) const {
+  MS_CHECK(weights_.lm_head.defined(), "a ", config_.architecture,
+           " model has no lm_head: it scores whole texts and cannot predict tokens");
+  const int64_t n = tokens.size(0), k = tokens.size(1);
+  const at::Tensor rows = weights_.lm_head.index_select(0, tokens.reshape(-1)).view({n, k, -1});  // (n,k,D)
+  return at::bmm(rows.to(at::kFloat), hidden.to(at::kFloat).unsqueeze(2)).squeeze(2);              // (n,k)
+}
+
 at::Tensor Transformer::forward(const at::Tensor& tokens, const at::Tensor& valid, const LoraBatch* lora) const {
   const at::Tensor valid_d = valid.to(device_, at::kBool);
   return logits(hidden_states(tokens.to(device_), positions_from_valid(valid_d), valid_d, nullptr, lora));

@@ -92,8 +92,16 @@ class Transformer {
   at::Tensor hidden_states(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& key_valid,
                            KVCache* cache = nullptr, const LoraBatch* lora = nullptr,
                            const SharedPrefix* prefix = nullptr) const;
-  /// lm_head: (..., D) -> (..., V) float32; an Error for a model without lm_head.
+  /// lm_head: (..., D) -> (..., V) float32; an Error for a model without lm_head. Below float32
+  /// the matmul's output is rounded to the model dtype: bfloat16 rounds a logit of 16 to a step of
+  /// 1/16, enough to tie two choices or two next tokens exactly (see rounds_logits).
   at::Tensor logits(const at::Tensor& hidden) const;
+  /// True when logits() rounds (any dtype below float32): scorers and greedy decoding then take the
+  /// logits that decide from exact_logits.
+  bool rounds_logits() const { return dtype_ != at::kFloat; }
+  /// The logits of `tokens` (n,k) at the rows of `hidden` (n,D), accumulated and returned in
+  /// float32 from the lm_head's rows: (n,k), without logits()'s rounding. O(n·k·D).
+  at::Tensor exact_logits(const at::Tensor& hidden, const at::Tensor& tokens) const;
   /// Full-sequence logits (B,T,V) float32 for a batch whose padding is marked by `valid` (B,T)
   /// (left or right padding); positions count the valid tokens before each slot.
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& valid, const LoraBatch* lora = nullptr) const;
