@@ -2,6 +2,7 @@
 // iterations on the committed demo assets, with the --seed and --output-dir overrides. Its
 // report.json and history.jsonl hold every field the HTML report draws.
 #include "modelswarm/common/atomic_file.h"
+#include "modelswarm/common/device.h"
 #include "test_utils.h"
 
 namespace modelswarm {
@@ -40,6 +41,10 @@ TEST(DemoSearch, ShortRunReportHoldsEverythingTheHtmlReportDraws) {
     EXPECT_TRUE(report[key]["test"].is_number()) << key;
   }
   for (const char* key : {"stopped_because", "device", "dtype"}) EXPECT_TRUE(report[key].is_string()) << key;
+  // The demo runs in the default dtype: auto's choice for this CPU, with its reason.
+  const DtypeChoice expected = choose_dtype("auto", c10::Device(c10::kCPU));
+  EXPECT_EQ(report["dtype"], dtype_name(expected.dtype));
+  EXPECT_EQ(report["dtype_reason"], expected.reason);
   for (const char* key : {"iterations", "seed", "wall_time_s", "search_time_s", "seconds_per_iteration",
                           "evaluated_tokens"})
     EXPECT_TRUE(report[key].is_number()) << key;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <sstream>
@@ -122,6 +123,14 @@ void expect_same_answers(const Agreement& a, double share_needed) {
   EXPECT_LT(a.widest_flip, a.largest_score_gap / 2) << a.flips;
 }
 
+// SmolLM2 in bfloat16 runs 6x slower than float32 on a CPU without bfloat16 instructions (CI's,
+// 2026-12): CI scores 30 questions and 16 greedy tokens; MODELSWARM_LONG_ACCURACY=1 the 50 and 24
+// of docs/PERFORMANCE.md.
+bool long_run() {
+  const char* value = std::getenv("MODELSWARM_LONG_ACCURACY");
+  return value != nullptr && std::string(value) == "1";
+}
+
 // Rows: the base model (zeros), each expert, their uniform average.
 at::Tensor base_experts_and_average(const lora::ExpertPool& pool) {
   return at::cat({at::zeros({1, pool.layout.dim()}), pool.weights, pool.weights.mean(0, true)});
@@ -213,16 +222,16 @@ TEST(Bfloat16Accuracy, Smollm2ChatAnswersAsInFloat32) {
   const auto chat = utility::ChatTemplate::parse("chatml", "test");
   auto as_chat = [&](const std::string& query) { return chat.apply(query, kSmolLmSystem, *encoder); };
   const auto items =
-      read_items(test::shared_dir() / "datasets" / "commonsense_qa.jsonl", 50, evaluator->tokenizer(), as_chat, true);
+      read_items(test::shared_dir() / "datasets" / "commonsense_qa.jsonl", long_run() ? 50 : 30, evaluator->tokenizer(), as_chat, true);
   const at::Tensor particles = at::cat({at::zeros({1, pool.layout.dim()}), pool.weights});  // base, expert
-  // Measured: 96 of 100, the four flips all the expert's, float32 margins 0.008 to 0.07 nats (the
-  // issue asked for 98 %; docs/PERFORMANCE.md, "Choosing the dtype"). The bound guards that figure.
+  // Measured: 60 of 60; with the long run 96 of 100, the four flips all the expert's, float32
+  // margins 0.008 to 0.07 nats (the issue asked for 98 %; docs/PERFORMANCE.md, "Choosing the
+  // dtype"). The bound leaves room for another CPU's bfloat16 kernels.
   expect_same_answers(compare_answers(model_dir, pool, particles, items), 0.95);
-
 }
 
 // The prompts of the transformers oracle (tests/python/gguf_model_oracle.py: plain continuations
-// and chat questions), 24 greedy tokens, against the float32 engine (which gives transformers'
+// and chat questions), 16 greedy tokens (24 in the long run), against the float32 engine (which gives transformers'
 // text on them: ConvertGgufCli.*).
 TEST(Bfloat16Accuracy, Smollm2GreedyTextIsFloat32sOrPartsAtANearTie) {
   MS_REQUIRE_SMOLLM2();
@@ -244,11 +253,12 @@ TEST(Bfloat16Accuracy, Smollm2GreedyTextIsFloat32sOrPartsAtANearTie) {
                                           : tokenizer.encode(prompt, true));
   }
   model::SamplingOptions options;
-  options.max_new_tokens = 24;
+  options.max_new_tokens = long_run() ? 24 : 16;
   std::vector<std::vector<int64_t>> expected;  // one prompt at a time, as greedy_agreement runs bfloat16
   for (const auto& prompt : prompts) expected.push_back(model::generate_ids(f32, {prompt}, nullptr, options)[0]);
   const int identical = greedy_agreement(f32, bf16, prompts, expected);
-  std::cout << identical << " of " << prompts.size() << " prompts: the same 24 tokens\n";
+  std::cout << identical << " of " << prompts.size() << " prompts: the same " << options.max_new_tokens
+            << " tokens\n";
   ASSERT_EQ(prompts.size(), 7u);
   EXPECT_GE(identical, 4);
 }
